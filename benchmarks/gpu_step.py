@@ -11,6 +11,7 @@ checkpointing, label-only chunked cross-entropy and AdamW.
 
     python benchmarks/gpu_step.py                     # defaults below
     python benchmarks/gpu_step.py --micro-batch 1 --no-grad-ckpt
+    python benchmarks/gpu_step.py --packing 16384 --no-grad-ckpt   # the trainer's packed path (data.packing)
 
 Prints the per-step times and, last, the median over the timed steps
 (warm-up steps excluded), tokens/s, peak GPU memory and an MFU estimate:
@@ -102,6 +103,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--grad-accumulation", type=int, default=1, help="micro-batches per optimizer step")
     p.add_argument("--queries", type=int, default=8, help="grounding queries per screenshot (one sample)")
     p.add_argument("--no-grad-ckpt", action="store_true", help="disable activation checkpointing")
+    p.add_argument(
+        "--packing", type=int, metavar="TOKENS", help="sequence packing with this token budget per micro-batch"
+    )
+    p.add_argument("--compile", action="store_true", help="torch.compile decoder layers and vision blocks (packing)")
     p.add_argument("--peak-tflops", type=float, default=989.0, help="bf16 dense peak of the GPU, for MFU")
     p.add_argument("--workdir", default=None, help="folder for synthetic data (default: a temporary one)")
     return p.parse_args()
@@ -115,7 +120,8 @@ def main() -> int:
     device = torch.device("cuda", 0)
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="aguvis-gpu-step-"))
     steps_total = args.warmup + args.steps
-    samples = steps_total * args.micro_batch * args.grad_accumulation
+    per_micro_batch = args.micro_batch if args.packing is None else 2 * max(1, args.packing // 1200)
+    samples = steps_total * per_micro_batch * args.grad_accumulation
     records = make_grounding_dataset(workdir / "data", samples, args.queries, seed=0, width=1280, height=720)
 
     tokenizer = build_tiny_tokenizer()
@@ -126,12 +132,18 @@ def main() -> int:
     config = from_dict(
         {
             "model": {"path": "random Qwen2-VL-2B shape"},
-            "data": {"records": str(records), "images_root": str(records.parent), "num_workers": 4},
+            "data": {
+                "records": str(records),
+                "images_root": str(records.parent),
+                "num_workers": 4,
+                "packing": None if args.packing is None else {"token_budget": args.packing},
+            },
             "batch": {"micro_batch_size": args.micro_batch, "grad_accumulation": args.grad_accumulation},
             "run": {"output_dir": str(workdir / "run"), "max_steps": steps_total, "save_every": 0, "resume": "none"},
             "precision": "bf16",
             "gradient_checkpointing": not args.no_grad_ckpt,
             "freeze_vision": True,
+            "compile": args.compile,
         }
     )
     trainer = Trainer(config, loaded=loaded)
@@ -144,28 +156,27 @@ def main() -> int:
         batches = trainer.next_micro_batches(stream)
         torch.cuda.synchronize(device)
         t0 = time.perf_counter()
-        metrics = trainer.train_step(batches)
+        result = trainer.train_step(batches)
         torch.cuda.synchronize(device)
         elapsed = time.perf_counter() - t0
         tag = "warm-up" if i < args.warmup else "timed"
-        print(
-            f"step {i + 1:3d} ({tag}): {elapsed * 1000:8.1f} ms  loss {metrics.loss:.4f}  tokens {metrics.tokens}",
-            flush=True,
-        )
+        loss = float(result.loss_sum) / max(result.label_tokens, 1)
+        print(f"step {i + 1:3d} ({tag}): {elapsed * 1000:8.1f} ms  loss {loss:.4f}  tokens {result.tokens}", flush=True)
         if i >= args.warmup:
             times.append(elapsed)
-            tokens.append(metrics.tokens)
-            grids = [b["image_grid_thw"] for b in batches if b["image_grid_thw"] is not None]
-            patches.append(sum(int(grid.prod(-1).sum()) for grid in grids))
+            tokens.append(result.tokens)
+            grids = [_grid(b) for b in batches]
+            patches.append(sum(int(grid.prod(-1).sum()) for grid in grids if grid is not None))
     median = statistics.median(times)
     mean_tokens = statistics.mean(tokens)
     flops = 6 * n_llm * mean_tokens + 2 * n_vit * statistics.mean(patches)
     mfu = flops / median / (args.peak_tflops * 1e12)
     peak_gib = torch.cuda.max_memory_allocated(device) / 2**30
     trainer.close()
+    batching = f"micro-batch {args.micro_batch}" if args.packing is None else f"packed {args.packing} tokens"
     print(
         f"\nQwen2-VL-2B shape ({n_llm / 1e9:.2f} B LM + {n_vit / 1e9:.2f} B ViT params), "
-        f"{torch.cuda.get_device_name(device)}, micro-batch {args.micro_batch} x accumulation "
+        f"{torch.cuda.get_device_name(device)}, {batching} x accumulation "
         f"{args.grad_accumulation}, {args.queries} queries/screenshot, grad ckpt {not args.no_grad_ckpt}"
     )
     print(
@@ -173,6 +184,10 @@ def main() -> int:
         f"{mean_tokens / median:,.0f} tokens/s; peak memory {peak_gib:.1f} GiB; MFU ~{mfu:.1%}"
     )
     return 0
+
+
+def _grid(batch):
+    return batch["image_grid_thw"] if isinstance(batch, dict) else batch.image_grid_thw
 
 
 if __name__ == "__main__":

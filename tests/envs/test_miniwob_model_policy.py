@@ -28,3 +28,21 @@ def test_a_local_model_plays_episodes_and_every_reply_is_recorded(tmp_path, fake
     results = read_results(tmp_path)
     assert [r.seed for r in results] == [1_000_000, 1_000_001]
     assert all(1 <= r.steps <= 3 and len(r.replies) == r.steps for r in results)
+
+
+def test_the_model_sees_screens_exactly_as_the_training_data_stores_them(tmp_path):
+    from PIL import Image, ImageDraw
+
+    from aguvis.envs.miniwob.images import save_png
+
+    capture = Image.new("RGB", (320, 420), "white")
+    draw = ImageDraw.Draw(capture)
+    for i in range(60):  # more colours than the palette holds: anti-aliased text, gradients
+        draw.rectangle([i * 5, i * 7, i * 5 + 40, i * 7 + 9], fill=(4 * i, 255 - 3 * i, (17 * i) % 256))
+        draw.text((5, 5 + i * 6), f"label {i}", fill=(i, i, i))
+    save_png(capture, tmp_path / "screen.png")
+    stored = Image.open(tmp_path / "screen.png").convert("RGB")
+    seen = ModelPolicy(agent=None).observe(capture)
+    assert seen.mode == "RGB" and seen.tobytes() == stored.tobytes()
+    assert seen.tobytes() != capture.tobytes()
+    assert ModelPolicy(agent=None, colours=None).observe(capture) is capture

@@ -142,7 +142,7 @@ def test_a_run_stopped_by_time_resumes_to_the_same_result_as_an_uninterrupted_ru
     records = Path(run["config"].data.records)
     stopped, _ = train_on_a_fake_clock(tiny_config(records, tmp_path / "out", run={"max_seconds": 3.5}))
     assert stopped.step == 4 and stopped.stopped_by_time
-    trainer, final = train_on_a_fake_clock(tiny_config(records, tmp_path / "out", run={"max_seconds": 10}))
+    trainer, _ = train_on_a_fake_clock(tiny_config(records, tmp_path / "out", run={"max_seconds": 10}))
     assert trainer.step == 6 and not trainer.stopped_by_time  # reached the plan before the budget
     _, resumed = train(tiny_config(records, tmp_path / "out"))  # already at step 6: only exports
     assert all(torch.equal(resumed[k], run["weights"][k]) for k in run["weights"])
@@ -162,7 +162,7 @@ def test_only_the_newest_checkpoints_are_kept_and_all_are_complete(run):
     names = sorted(p.name for p in (run["output"] / "checkpoints").iterdir())
     assert names == ["step-00000003", "step-00000006"]
     state = json.loads((run["output"] / "checkpoints" / "step-00000006" / "trainer.json").read_text())
-    assert state["step"] == 6 and state["data_position"] == {"epoch": 3, "consumed": 0}
+    assert state["step"] == 6 and state["data_position"] == {"epoch": 3, "consumed": 0, "unit": "samples"}
 
 
 def test_loss_falls_on_a_fixed_batch(tmp_path):

@@ -47,6 +47,7 @@ IGNORE_INDEX = -100
 
 __all__ = [
     "IGNORE_INDEX",
+    "EncodedText",
     "RecordTokenizer",
     "SequenceTooLongError",
     "Tokenised",
@@ -68,6 +69,17 @@ class Tokenised:
     labels: torch.LongTensor
     pixel_values: torch.FloatTensor | None
     image_grid_thw: torch.LongTensor | None
+
+
+@dataclass(frozen=True)
+class EncodedText:
+    """A record's token ids and labels (as in :class:`Tokenised`) with its
+    images still on disk: their paths and their ``<|image_pad|>`` counts."""
+
+    input_ids: torch.LongTensor
+    labels: torch.LongTensor
+    image_paths: tuple[Path, ...]
+    image_tokens: tuple[int, ...]
 
 
 class SequenceTooLongError(RecordError):
@@ -119,6 +131,26 @@ class RecordTokenizer:
         to ``images_root``. ``path``/``index`` say where the record came from,
         for error messages. Raises ``RecordError`` (``SequenceTooLongError``
         for records over ``max_length``) naming the record and field."""
+        text = self.encode(record, images_root, path=path, index=index)
+        pixel_values, grid = self.vision_inputs(text.image_paths, text.image_tokens)
+        return Tokenised(
+            input_ids=text.input_ids,
+            labels=text.labels,
+            pixel_values=pixel_values,
+            image_grid_thw=grid,
+        )
+
+    def encode(
+        self,
+        record: Any,
+        images_root: str | os.PathLike[str] | None,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        index: int | None = None,
+    ) -> EncodedText:
+        """The token ids and labels of a record, without decoding its images
+        (their sizes come from the file headers): what a length or a cache of
+        token ids needs. Raises as :meth:`__call__` does."""
         try:
             pieces = segments(record, system_prompt=self.system_prompt)
         except ConversationError as err:
@@ -130,13 +162,19 @@ class RecordTokenizer:
         input_ids, labels = self._encode(pieces, pad_counts)
         if len(input_ids) > self.max_length:
             raise SequenceTooLongError(len(input_ids), self.max_length, path=path, index=index)
-        pixel_values, grid = self._vision_inputs([load_rgb_image(p) for p in image_paths], pad_counts)
-        return Tokenised(
+        return EncodedText(
             input_ids=torch.tensor(input_ids, dtype=torch.long),
             labels=torch.tensor(labels, dtype=torch.long),
-            pixel_values=pixel_values,
-            image_grid_thw=grid,
+            image_paths=tuple(image_paths),
+            image_tokens=tuple(pad_counts),
         )
+
+    def vision_inputs(
+        self, image_paths: Sequence[str | os.PathLike[str]], image_tokens: Sequence[int]
+    ) -> tuple[torch.FloatTensor | None, torch.LongTensor | None]:
+        """Decode and process the images of one sample; ``image_tokens`` are
+        their expected token counts (from :meth:`encode`), checked."""
+        return self._vision_inputs([load_rgb_image(p) for p in image_paths], image_tokens)
 
     def prompt(
         self,

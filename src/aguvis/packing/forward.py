@@ -38,6 +38,8 @@ def packed_forward(
     :func:`~aguvis.packing.attention.enable_packed_attention` applied, and
     ``batch`` is on the model's device.
     """
+    if batch.pixel_rows is not None:
+        raise ValueError("the batch holds rows of a patch pool, not pixels: call batch.with_pixels(pool) first")
     core = model.model
     language_model = core.language_model
     embeds = language_model.embed_tokens(batch.input_ids)
@@ -54,9 +56,21 @@ def packed_forward(
 
 
 def _image_features(visual: nn.Module, batch: PackedBatch) -> torch.Tensor:
-    """Merged image features ``[n_image_tokens, d]``, images in flat order."""
-    trains = any(p.requires_grad for p in visual.parameters())
-    with torch.set_grad_enabled(torch.is_grad_enabled() and trains), image_segments(batch.vision_segments):
+    """Merged image features ``[n_image_tokens, d]``, images in flat order.
+
+    Autograd follows only what trains: a frozen tower (Aguvis freezes the ViT
+    but trains its merger) runs without it, and the merger is applied again
+    with it to the tower's output, so no activation of the frozen blocks is
+    kept. When the blocks train under activation checkpointing, they attend
+    through the varlen path, whose recomputation in the backward pass does
+    not depend on :func:`image_segments` (set only during the forward).
+    """
+    grad = torch.is_grad_enabled()
+    blocks_train = any(p.requires_grad for name, p in visual.named_parameters() if not name.startswith("merger."))
+    merger_trains = any(p.requires_grad for p in visual.merger.parameters())
+    checkpointed = any(getattr(block, "gradient_checkpointing", False) for block in visual.blocks)
+    segments = () if (grad and blocks_train and checkpointed) else batch.vision_segments
+    with torch.set_grad_enabled(grad and blocks_train), image_segments(segments):
         out = visual(
             batch.pixel_values.to(visual.get_dtype()),
             grid_thw=batch.image_grid_thw,
@@ -64,6 +78,8 @@ def _image_features(visual: nn.Module, batch: PackedBatch) -> torch.Tensor:
             max_seqlen=batch.vision_max_seqlen,
             position_ids=batch.vision_position_ids,
         )
+    if grad and merger_trains and not blocks_train:
+        return visual.merger(out.last_hidden_state)
     return out.pooler_output
 
 
@@ -85,14 +101,21 @@ class PackedLabelLossModel(nn.Module):
         self.chunk_size = chunk_size
 
     def forward(self, batch: PackedBatch) -> torch.Tensor:
-        from aguvis.train.loss import chunked_cross_entropy_sum
+        from aguvis.model.freeze import vision_tower
+        from aguvis.train.loss import chunked_cross_entropy_sum, zero_touching
 
         hidden = packed_forward(self.model, batch, self.backend)
+        weight = self.model.get_output_embeddings().weight
         if batch.num_label_tokens == 0:
             # Keep the graph connected: under FSDP every rank runs the same backward.
-            return hidden.float().sum() * 0.0
-        weight = self.model.get_output_embeddings().weight
-        return chunked_cross_entropy_sum(hidden, weight, batch.label_targets, self.chunk_size)
+            loss = zero_touching(hidden, weight)
+        else:
+            loss = chunked_cross_entropy_sum(hidden, weight, batch.label_targets, self.chunk_size)
+        if batch.pixel_values is None:
+            trainable = [p for p in vision_tower(self.model).parameters() if p.requires_grad]
+            if trainable:
+                loss = loss + zero_touching(*trainable)
+        return loss
 
 
 def compile_blocks(model: nn.Module, *, vision: bool = True, dynamic: bool | None = None) -> None:

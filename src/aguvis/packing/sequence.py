@@ -36,6 +36,7 @@ the unshifted Hugging Face loss of the sample alone.
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields, replace
@@ -101,6 +102,7 @@ class PackedBatch:
     vision_max_seqlen: int  # patches in the largest frame (0 without images)
     vision_segments: tuple[int, ...]  # patches of each frame, the lengths of vision_cu_seqlens on the host
     vision_position_ids: torch.Tensor | None  # [P, 2] long, (row, column) of each patch for the ViT's rotary
+    pixel_rows: torch.Tensor | None  # [P] long: rows of a device-resident patch pool, instead of pixel_values
     sample_order: list[int]  # input index of each packed sample, in flat order
     sample_lengths: list[int]  # tokens of each packed sample, in flat order
     num_label_tokens: int
@@ -117,6 +119,14 @@ class PackedBatch:
     @property
     def shape(self) -> tuple[int, int]:
         return (int(self.input_ids.shape[0]), int(self.input_ids.shape[1]))
+
+    def with_pixels(self, pool: torch.Tensor) -> PackedBatch:
+        """Fill ``pixel_values`` from ``pool`` (``[rows, 1176]``, e.g. on the
+        GPU: see ``aguvis.train.preload``) at ``pixel_rows``; a batch that
+        already carries its pixels is returned as it is."""
+        if self.pixel_rows is None:
+            return self
+        return replace(self, pixel_values=pool.index_select(0, self.pixel_rows), pixel_rows=None)
 
     def to(self, device: torch.device | str, non_blocking: bool = True) -> PackedBatch:
         """A copy with every tensor on ``device`` (ints and lists stay)."""
@@ -207,8 +217,9 @@ def pack_batch(
     cu_seqlens = torch.zeros(len(segment_lengths) + 1, dtype=torch.int32)
     cu_seqlens[1:] = torch.cumsum(torch.tensor(segment_lengths), 0)
     targets = torch.cat(label_targets)
-    grids = [samples[i].image_grid_thw for i in order if _has_images(samples[i])]
-    pixels = [samples[i].pixel_values for i in order if _has_images(samples[i])]
+    with_images = [i for i in order if _has_images(samples[i])]
+    grids = [samples[i].image_grid_thw for i in with_images]
+    pixels = [_pixels(samples[i], i) for i in with_images]
     vision = _vision_inputs(pixels, grids, spec.spatial_merge_size, pixel_dtype)
     return PackedBatch(
         input_ids=input_ids,
@@ -266,10 +277,22 @@ def _has_images(sample: TokenisedSample) -> bool:
     return sample.image_grid_thw is not None and sample.image_grid_thw.shape[0] > 0
 
 
+def _pixels(sample: TokenisedSample, index: int) -> tuple[str, torch.Tensor]:
+    """``("values", pixel_values)`` or, for a preloaded sample whose patches
+    live in a pool on the device, ``("rows", pixel_rows)``."""
+    if sample.pixel_values is not None:
+        return "values", sample.pixel_values
+    rows = getattr(sample, "pixel_rows", None)
+    if rows is None:
+        raise ValueError(f"sample {index} has image_grid_thw but neither pixel_values nor pixel_rows")
+    return "rows", rows
+
+
 def _vision_inputs(
-    pixels: list[torch.Tensor], grids: list[torch.Tensor], merge: int, dtype: torch.dtype | None
+    pixels: list[tuple[str, torch.Tensor]], grids: list[torch.Tensor], merge: int, dtype: torch.dtype | None
 ) -> dict[str, Any]:
-    """Concatenated vision inputs and the ViT's per-frame attention segments.
+    """Concatenated vision inputs (pixels, or rows of a patch pool) and the
+    ViT's per-frame attention segments.
 
     ``vision_cu_seqlens`` has one segment of ``h*w`` patches per frame, which
     is how Qwen2-VL's vision tower separates images (transformers'
@@ -286,10 +309,21 @@ def _vision_inputs(
             "vision_max_seqlen": 0,
             "vision_segments": (),
             "vision_position_ids": None,
+            "pixel_rows": None,
         }
+    kinds = {kind for kind, _ in pixels}
+    if len(kinds) > 1:
+        raise ValueError("cannot pack samples with pixel_values together with preloaded samples (pixel_rows)")
+    tensors = [t for _, t in pixels]
+    pooled = kinds == {"rows"}
     grid = torch.cat(grids).long()
+    if pooled:
+        values = None
+    else:
+        values = torch.cat(tensors) if dtype is None else torch.cat([p.to(dtype) for p in tensors])
     return {
-        "pixel_values": torch.cat(pixels) if dtype is None else torch.cat([p.to(dtype) for p in pixels]),
+        "pixel_values": values,
+        "pixel_rows": torch.cat(tensors) if pooled else None,
         "image_grid_thw": grid,
         "vision_cu_seqlens": get_vision_cu_seqlens(grid).to(torch.int32),
         "vision_max_seqlen": int((grid[:, 1] * grid[:, 2]).max()),
@@ -336,20 +370,20 @@ def plan_token_batches(
     for i in order:
         if lengths[i] > token_budget:
             raise ValueError(f"sample {i} has {lengths[i]} tokens, more than the token budget {token_budget}")
-    pending = list(order)
+    upcoming = iter(order)
+    window = list(itertools.islice(upcoming, lookahead))  # always the first `lookahead` samples not yet placed
     batches: list[list[int]] = []
-    while pending:
+    while window:
         batch: list[int] = []
         room = token_budget
-        while True:
-            window = pending[:lookahead]
-            fitting = [i for i in window if lengths[i] <= room]
+        while window:
+            fitting = [k for k, i in enumerate(window) if lengths[i] <= room]
             if not fitting:
                 break
-            pick = max(fitting, key=lambda i: lengths[i])  # max keeps the first of equals
-            pending.remove(pick)
-            batch.append(pick)
-            room -= lengths[pick]
+            pick = max(fitting, key=lambda k: lengths[window[k]])  # max keeps the first of equals
+            batch.append(window.pop(pick))
+            room -= lengths[batch[-1]]
+            window.extend(itertools.islice(upcoming, 1))
         batches.append(batch)
     return batches
 

@@ -35,6 +35,7 @@ import yaml
 Precision = Literal["auto", "bf16", "fp32"]
 ScheduleName = Literal["cosine", "constant"]
 SyntheticKind = Literal["grounding", "planning"]
+AttentionName = Literal["varlen", "flex", "sdpa"]
 
 
 class ConfigError(ValueError):
@@ -76,12 +77,37 @@ class SyntheticConfig:
 
 
 @dataclass
+class PackingConfig:
+    """Sequence packing (``aguvis.packing.sequence``): a micro-batch is every
+    sample that fits in ``token_budget`` tokens, laid end to end in one row,
+    with positions and attention per sample, so it computes what the samples
+    compute alone and no token is padding. ``batch.micro_batch_size`` is then
+    unused. ``attention`` picks the kernel (``benchmarks/packing.py`` measures
+    them; ``varlen`` was fastest on an H100, and on a CPU every backend runs
+    an exact per-sample reference). ``lookahead``: how many upcoming samples
+    the best-fit packer may choose from.
+    """
+
+    token_budget: int = 16384
+    attention: AttentionName = "varlen"
+    lookahead: int = 64
+
+
+@dataclass
 class DataConfig:
     """Where records come from and how they are tokenised.
 
     Give exactly one of ``mixture`` (an upstream-style mixture YAML),
     ``records`` (one JSON/JSONL record file, with ``images_root``: the folder
     its image paths are relative to) or ``synthetic``.
+
+    ``packing`` (a :class:`PackingConfig`, or ``null`` for padded batches of
+    ``batch.micro_batch_size`` samples) and ``preload``: tokenise every record
+    once, before training, in ``num_workers`` processes, and keep every
+    screenshot's patches on the training device (about 1.5 MB of bf16 per
+    320x420 screen, 13 MB per 1280x720 one), so a step costs the data loader
+    almost nothing. For data sets whose screenshots fit in device memory
+    (synthetic or online-environment data); needs ``packing``.
     """
 
     mixture: str | None = None
@@ -92,6 +118,8 @@ class DataConfig:
     max_pixels: int = 1280 * 720
     min_pixels: int = 56 * 56
     num_workers: int = 2
+    packing: PackingConfig | None = None
+    preload: bool = False
 
 
 @dataclass
@@ -160,7 +188,9 @@ class TrainConfig:
     ``precision`` ``auto`` means bf16 mixed precision on a GPU (fp32 master
     weights, bf16 compute) and plain fp32 on a CPU. ``freeze_vision`` freezes
     the vision transformer but keeps its patch merger (the projector into the
-    language model) trainable, as upstream Aguvis does.
+    language model) trainable, as upstream Aguvis does. ``compile``
+    ``torch.compile``s each decoder layer and vision block (with
+    ``data.packing``; pays off on long runs of large models).
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -172,6 +202,7 @@ class TrainConfig:
     precision: Precision = "auto"
     gradient_checkpointing: bool = True
     freeze_vision: bool = True
+    compile: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain YAML-able dict (tuples become lists)."""
@@ -268,6 +299,20 @@ def check(config: TrainConfig, *, source: str | None = None) -> None:
         raise ConfigError("must be in [0, 1]", source=source, key="schedule.min_lr_ratio")
     if config.optim.lr <= 0:
         raise ConfigError("must be positive", source=source, key="optim.lr")
+    if data.packing is not None:
+        for name in ("token_budget", "lookahead"):
+            if getattr(data.packing, name) <= 0:
+                raise ConfigError("must be positive", source=source, key=f"data.packing.{name}")
+        if data.packing.token_budget < data.max_length:
+            raise ConfigError(
+                f"must be at least data.max_length ({data.max_length}), or the longest samples fit no micro-batch",
+                source=source,
+                key="data.packing.token_budget",
+            )
+    if data.preload and data.packing is None:
+        raise ConfigError("needs data.packing (preloaded samples are packed)", source=source, key="data.preload")
+    if config.compile and data.packing is None:
+        raise ConfigError("needs data.packing (compiled blocks run the packed forward)", source=source, key="compile")
 
 
 def _build(cls: type, raw: Any, *, source: str | None, prefix: str) -> Any:

@@ -8,6 +8,8 @@ labels and pixels only when a data-loader worker asks for it.
 by micro-batch. The order is a pure function of ``(seed, epoch)`` and of the
 number of samples consumed so far, so a resumed run sees exactly the samples
 an uninterrupted run would have seen next, also on another number of ranks.
+:class:`TokenBudgetStepSampler` does the same for packed micro-batches (a
+token budget each instead of a number of samples).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch.utils.data import Dataset
@@ -79,17 +81,20 @@ class RecordDataset(Dataset):
 
 @dataclass(frozen=True)
 class DataPosition:
-    """How far training has read: ``consumed`` samples (all ranks together) of ``epoch``."""
+    """How far training has read: ``consumed`` units (all ranks together) of
+    ``epoch``; the unit is ``samples`` (:class:`StepSampler`) or
+    ``micro_batches`` (:class:`TokenBudgetStepSampler`)."""
 
     epoch: int = 0
     consumed: int = 0
+    unit: str = "samples"
 
-    def to_json(self) -> dict[str, int]:
-        return {"epoch": self.epoch, "consumed": self.consumed}
+    def to_json(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "consumed": self.consumed, "unit": self.unit}
 
     @classmethod
-    def from_json(cls, obj: dict[str, int]) -> DataPosition:
-        return cls(epoch=int(obj["epoch"]), consumed=int(obj["consumed"]))
+    def from_json(cls, obj: dict[str, Any]) -> DataPosition:
+        return cls(epoch=int(obj["epoch"]), consumed=int(obj["consumed"]), unit=str(obj.get("unit", "samples")))
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,22 @@ class StepSampler:
     world_size: int = 1
     rank: int = 0
     seed: int = 0
+    unit: ClassVar[str] = "samples"
+
+    def steps_in_epoch(self, epoch: int) -> int:
+        return self.steps_per_epoch
+
+    def step_size(self) -> str:
+        """What one optimizer step takes, for messages."""
+        return (
+            f"{self.samples_per_step} samples (micro_batch_size {self.micro_batch_size} x grad_accumulation "
+            f"{self.grad_accumulation} x world size {self.world_size})"
+        )
+
+    def remaining(self, position: DataPosition) -> int:
+        """This rank's micro-batches left in ``position``'s epoch."""
+        end = self.steps_per_epoch * self.samples_per_step
+        return max(0, end - position.consumed) // self.global_micro_batch
 
     @property
     def global_micro_batch(self) -> int:
@@ -154,14 +175,105 @@ class StepSampler:
         """
         consumed = position.consumed + micro_batches * self.global_micro_batch
         if consumed >= self.steps_per_epoch * self.samples_per_step:
-            return DataPosition(position.epoch + 1, 0)
-        return DataPosition(position.epoch, consumed)
+            return DataPosition(position.epoch + 1, 0, self.unit)
+        return DataPosition(position.epoch, consumed, self.unit)
+
+
+class TokenBudgetStepSampler:
+    """Seeded, resumable, sharded order of *packed* micro-batches.
+
+    Each epoch shuffles the sample indices with a generator seeded by
+    ``seed + epoch`` (as :class:`StepSampler`) and cuts the shuffled order into
+    micro-batches of at most ``token_budget`` tokens with
+    :func:`aguvis.packing.sequence.plan_token_batches`. The epoch's micro-batch
+    ``k`` goes to rank ``k % world_size``; an optimizer step takes
+    ``grad_accumulation`` of them per rank. Only whole steps are used, the
+    few micro-batches left over are dropped (different ones every epoch), so
+    the number of steps can differ by one or two between epochs.
+    ``DataPosition.consumed`` counts micro-batches of all ranks.
+
+    Example: plan ``[[3, 7], [0], [9, 4, 1], [8], [2, 6, 5]]`` on 2 ranks,
+    accumulation 1: step 0 gives rank 0 ``[3, 7]`` and rank 1 ``[0]``; step 1
+    ``[9, 4, 1]`` and ``[8]``; ``[2, 6, 5]`` is dropped.
+    """
+
+    unit: ClassVar[str] = "micro_batches"
+
+    def __init__(
+        self,
+        lengths: Sequence[int],
+        token_budget: int,
+        grad_accumulation: int,
+        world_size: int = 1,
+        rank: int = 0,
+        seed: int = 0,
+        lookahead: int = 64,
+    ) -> None:
+        self.lengths = list(lengths)
+        self.token_budget = token_budget
+        self.grad_accumulation = grad_accumulation
+        self.world_size = world_size
+        self.rank = rank
+        self.seed = seed
+        self.lookahead = lookahead
+        self._plans: dict[int, list[list[int]]] = {}
+
+    def plan(self, epoch: int) -> list[list[int]]:
+        """Every micro-batch of ``epoch`` (all ranks), identical on every rank."""
+        from aguvis.packing.sequence import plan_token_batches
+
+        if epoch not in self._plans:
+            generator = torch.Generator().manual_seed(self.seed + epoch)
+            order = torch.randperm(len(self.lengths), generator=generator).tolist()
+            if len(self._plans) >= 2:
+                self._plans.pop(min(self._plans))
+            self._plans[epoch] = plan_token_batches(self.lengths, self.token_budget, order, self.lookahead)
+        return self._plans[epoch]
+
+    @property
+    def per_step(self) -> int:
+        """Micro-batches per optimizer step, all ranks together."""
+        return self.world_size * self.grad_accumulation
+
+    def steps_in_epoch(self, epoch: int) -> int:
+        return len(self.plan(epoch)) // self.per_step
+
+    def step_size(self) -> str:
+        return (
+            f"{self.per_step} micro-batches of up to {self.token_budget} tokens (grad_accumulation "
+            f"{self.grad_accumulation} x world size {self.world_size})"
+        )
+
+    def micro_batches(self, position: DataPosition) -> Iterator[list[int]]:
+        """This rank's micro-batches from ``position`` to the end of that epoch."""
+        if position.consumed % self.world_size:
+            raise ValueError(
+                f"cannot resume at micro-batch {position.consumed}: not a multiple of the world size {self.world_size}"
+            )
+        plan = self.plan(position.epoch)
+        end = self.steps_in_epoch(position.epoch) * self.per_step
+        for start in range(position.consumed, end, self.world_size):
+            yield plan[start + self.rank]
+
+    def remaining(self, position: DataPosition) -> int:
+        end = self.steps_in_epoch(position.epoch) * self.per_step
+        return max(0, end - position.consumed) // self.world_size
+
+    def advance(self, position: DataPosition, micro_batches: int = 1) -> DataPosition:
+        """The position after all ranks consumed ``micro_batches`` more micro-batches each."""
+        consumed = position.consumed + micro_batches * self.world_size
+        if consumed >= self.steps_in_epoch(position.epoch) * self.per_step:
+            return DataPosition(position.epoch + 1, 0, self.unit)
+        return DataPosition(position.epoch, consumed, self.unit)
+
+
+Sampler = StepSampler | TokenBudgetStepSampler
 
 
 class MicroBatchIndices(torch.utils.data.Sampler[list[int]]):
-    """Adapter so a ``DataLoader`` can take a :class:`StepSampler` as ``batch_sampler``."""
+    """Adapter so a ``DataLoader`` can take a step sampler as ``batch_sampler``."""
 
-    def __init__(self, sampler: StepSampler, position: DataPosition) -> None:
+    def __init__(self, sampler: Sampler, position: DataPosition) -> None:
         self.sampler = sampler
         self.position = position
 
@@ -169,5 +281,4 @@ class MicroBatchIndices(torch.utils.data.Sampler[list[int]]):
         return self.sampler.micro_batches(self.position)
 
     def __len__(self) -> int:
-        end = self.sampler.steps_per_epoch * self.sampler.samples_per_step
-        return max(0, end - self.position.consumed) // self.sampler.global_micro_batch
+        return self.sampler.remaining(self.position)

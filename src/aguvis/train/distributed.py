@@ -40,7 +40,13 @@ class DistributedContext:
             dist.barrier()
 
     def all_reduce_sum(self, values: list[float]) -> list[float]:
-        """Sum a few numbers over ranks in one collective (float64 for exact counts)."""
+        """Sum a few numbers over ranks in one collective (float64 for exact counts).
+
+        A world of one returns them as they are: no collective, so nothing
+        waits for the device.
+        """
+        if self.world_size == 1:
+            return [float(v) for v in values]
         tensor = torch.tensor(values, dtype=torch.float64, device=self.device)
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
         return tensor.tolist()

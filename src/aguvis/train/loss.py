@@ -132,18 +132,18 @@ class LabelLossModel(nn.Module):
         weight = self.model.get_output_embeddings().weight
         targets = label_targets(labels)
         if len(targets) == 0:
-            loss = _zero_touching(hidden, weight)
+            loss = zero_touching(hidden, weight)
         else:
             selected = hidden[targets.batch_index, targets.position]
             loss = chunked_cross_entropy_sum(selected, weight, targets.target, self.chunk_size)
         if pixel_values is None:
             trainable = [p for p in vision_tower(self.model).parameters() if p.requires_grad]
             if trainable:
-                loss = loss + _zero_touching(*trainable)
+                loss = loss + zero_touching(*trainable)
         return loss
 
 
-def _zero_touching(*tensors: torch.Tensor) -> torch.Tensor:
+def zero_touching(*tensors: torch.Tensor) -> torch.Tensor:
     """A zero that depends on ``tensors``, so each receives a (zero) gradient.
 
     FSDP reduces gradients per group of parameters with one collective whose

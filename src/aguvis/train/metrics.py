@@ -2,8 +2,10 @@
 
 Each line holds ``step``, ``loss`` (mean over the step's label tokens),
 ``lr``, ``grad_norm`` (before clipping), ``label_tokens``, ``tokens``
-(non-padding tokens, all ranks), ``tokens_per_s``, ``step_time_s`` and
-``epoch``. Only rank 0 writes. A resumed run first drops the lines of steps
+(non-padding tokens, all ranks), ``samples`` (all ranks), ``epoch``, and
+``tokens_per_s`` and ``step_time_s``: wall-clock means over the steps since
+the previous logged line (the trainer reads nothing back from the GPU between
+logged steps, so a single step's time is not observable without slowing it). Only rank 0 writes. A resumed run first drops the lines of steps
 after its checkpoint, so the file always describes one consistent run.
 """
 
@@ -25,6 +27,7 @@ class StepMetrics:
     grad_norm: float
     label_tokens: int
     tokens: int
+    samples: int
     tokens_per_s: float
     step_time_s: float
     epoch: int

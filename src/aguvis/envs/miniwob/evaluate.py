@@ -35,6 +35,7 @@ from tqdm import tqdm
 from aguvis.actions import Action, format_action, format_actions, parse
 from aguvis.envs.miniwob.atomic import write_text
 from aguvis.envs.miniwob.experts import EXPERTS, ExpertError, ExpertStep
+from aguvis.envs.miniwob.images import PALETTE_COLOURS, compact
 from aguvis.envs.miniwob.monologue import history_entry_from_reply
 from aguvis.envs.miniwob.strips import Frame, render_strip, save_strip
 from aguvis.envs.miniwob.tasks import EVAL_SEED_START, TASKS
@@ -101,19 +102,30 @@ class ExpertPolicy:
 
 
 class ModelPolicy:
-    """A model behind :class:`aguvis.agent.Agent`; the agent's mode and system prompt apply."""
+    """A model behind :class:`aguvis.agent.Agent`; the agent's mode and system prompt apply.
 
-    def __init__(self, agent: Any) -> None:
+    The model sees each screenshot as the training data stores it
+    (:func:`aguvis.envs.miniwob.images.compact`: a palette of
+    ``colours`` colours), so that evaluation screens look exactly like the
+    training screens; ``colours=None`` passes the raw capture.
+    """
+
+    def __init__(self, agent: Any, colours: int | None = PALETTE_COLOURS) -> None:
         self.agent = agent
+        self.colours = colours
 
     def start(self, task: str) -> None:
         pass
+
+    def observe(self, image: Any) -> Any:
+        return image if self.colours is None else compact(image, self.colours).convert("RGB")
 
     def decide(self, turns: Sequence[PolicyInput]) -> list[Decision]:
         from aguvis.agent import Request
 
         requests = [
-            Request(t.observation.image, t.observation.utterance, list(t.history), mode=self.agent.mode) for t in turns
+            Request(self.observe(t.observation.image), t.observation.utterance, list(t.history), mode=self.agent.mode)
+            for t in turns
         ]
         decisions = []
         for prediction in self.agent.predict_batch(requests):

@@ -1,0 +1,223 @@
+"""Tokenise every training record once and keep the screenshots on the device.
+
+Without this, every epoch re-reads, re-decodes and re-tokenises each record
+in the data-loader workers and copies its patches to the GPU (a 320x420
+MiniWoB++ screen is 660 patches, 3 MB of fp32). For data sets whose
+screenshots fit in device memory (synthetic screens, data from an online
+environment) :func:`preload` does that work once, before training, in
+``workers`` processes:
+
+1. every record's token ids and labels (:meth:`RecordTokenizer.encode`);
+2. every *distinct* screenshot's patches (records that share a file, such
+   as the reasoning levels of one step, share its patches), written into one
+   ``[rows, 1176]`` patch pool on the training device, in the dtype the vision
+   tower computes in (bf16 under mixed precision: the tower casts its input
+   to that dtype anyway, so nothing changes in the math).
+
+A :class:`PreloadedDataset` item then carries ``pixel_rows`` (its patches'
+rows in the pool) instead of ``pixel_values``; the packed collator passes
+them on and ``PackedBatch.with_pixels(pool)`` gathers the patches on the
+device, so a step's data loading is a few small index tensors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from aguvis.chat.tokenize import EncodedText, RecordTokenizer
+from aguvis.train.dataset import Sample, SampleError
+
+R = TypeVar("R")
+
+CHUNK = 64  # records or images per task sent to a worker process
+
+
+@dataclass(frozen=True)
+class PreloadedSample:
+    """A tokenised sample whose patches are rows of a patch pool (see the module docstring)."""
+
+    input_ids: torch.Tensor
+    labels: torch.Tensor
+    image_grid_thw: torch.Tensor | None
+    pixel_rows: torch.Tensor | None
+    pixel_values: None = None
+
+
+class PreloadedDataset(Dataset):
+    """``dataset[i]``: sample ``i`` as a :class:`PreloadedSample`; ``lengths[i]`` its tokens."""
+
+    def __init__(self, texts: Sequence[EncodedText], image_ids: Sequence[tuple[int, ...]], images: ImageTable) -> None:
+        self.texts = texts
+        self.image_ids = image_ids
+        self.images = images
+        self.lengths = [int(t.input_ids.shape[0]) for t in texts]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __getitem__(self, index: int) -> PreloadedSample:
+        text, ids = self.texts[index], self.image_ids[index]
+        if not ids:
+            return PreloadedSample(text.input_ids, text.labels, None, None)
+        grid = torch.stack([self.images.grids[i] for i in ids])
+        rows = torch.cat([torch.arange(self.images.offsets[i], self.images.offsets[i + 1]) for i in ids])
+        return PreloadedSample(text.input_ids, text.labels, grid, rows)
+
+
+@dataclass(frozen=True)
+class ImageTable:
+    """Where each distinct screenshot's patches sit in the pool: rows ``offsets[i]:offsets[i + 1]``."""
+
+    offsets: list[int]
+    grids: list[torch.Tensor]
+
+
+def preload(
+    samples: Sequence[Sample],
+    tokenizer: RecordTokenizer,
+    *,
+    device: torch.device | str,
+    dtype: torch.dtype,
+    workers: int,
+    progress: bool = True,
+) -> tuple[PreloadedDataset, torch.Tensor]:
+    """The dataset of ``samples`` and its patch pool ``[rows, 1176]`` on ``device``.
+
+    A record that cannot be tokenised or an image that cannot be read raises
+    :class:`SampleError` naming the sample (its index and image files).
+    """
+    texts: list[EncodedText] = []
+    for chunk in _parallel(_encode_chunk, (tokenizer, samples), len(samples), workers, "tokenise", progress):
+        texts += [
+            EncodedText(torch.tensor(ids), torch.tensor(labels), tuple(map(Path, paths)), tuple(counts))
+            for ids, labels, paths, counts in chunk
+        ]
+    paths: dict[str, int] = {}
+    image_ids: list[tuple[int, ...]] = []
+    tokens: list[int] = []
+    for text in texts:
+        ids = []
+        for path, count in zip(text.image_paths, text.image_tokens, strict=True):
+            key = os.path.realpath(path)
+            if key not in paths:
+                paths[key] = len(paths)
+                tokens.append(count)
+            ids.append(paths[key])
+        image_ids.append(tuple(ids))
+
+    rows = [n * tokenizer.merge_size**2 for n in tokens]
+    offsets = [0]
+    for n in rows:
+        offsets.append(offsets[-1] + n)
+    processor = tokenizer.image_processor
+    width = 3 * processor.temporal_patch_size * processor.patch_size**2
+    pool = torch.empty((offsets[-1], width), dtype=dtype, device=device)
+    grids: list[torch.Tensor] = [torch.empty(0)] * len(paths)
+    jobs = list(zip(paths, tokens, strict=True))
+    done = 0
+    for pixels, chunk_grids in _parallel(
+        _image_chunk, (tokenizer, jobs, dtype), len(jobs), workers, "screenshots", progress
+    ):
+        stop = done + len(chunk_grids)
+        if pixels.shape[0] != offsets[stop] - offsets[done]:
+            raise RuntimeError(
+                f"screenshots {done}..{stop - 1}: {pixels.shape[0]} patches, expected {offsets[stop] - offsets[done]}"
+            )
+        pool[offsets[done] : offsets[stop]] = pixels.to(device)
+        grids[done:stop] = chunk_grids
+        done = stop
+    return PreloadedDataset(texts, image_ids, ImageTable(offsets, grids)), pool
+
+
+def token_lengths(
+    samples: Sequence[Sample], tokenizer: RecordTokenizer, *, workers: int, progress: bool = True
+) -> list[int]:
+    """Every sample's token count (text tokenised, images sized from their
+    file headers, nothing decoded), in ``workers`` processes: what the
+    token-budget sampler plans micro-batches with."""
+    lengths: list[int] = []
+    for chunk in _parallel(_length_chunk, (tokenizer, samples), len(samples), workers, "lengths", progress):
+        lengths += chunk
+    return lengths
+
+
+# ------------------------------------------------------------ worker side
+#
+# Workers are forked with the work in a module global (nothing large is
+# pickled to them) and return plain lists for text and one stacked tensor per
+# chunk of screenshots (a few shared-memory handles in all, never one per record).
+
+_STATE: tuple[Any, ...] | None = None
+
+
+def _encode_chunk(start: int, stop: int) -> list[tuple[list[int], list[int], list[str], list[int]]]:
+    assert _STATE is not None
+    tokenizer, samples = _STATE
+    out = []
+    for index in range(start, stop):
+        sample = samples[index]
+        try:
+            text = tokenizer.encode(sample.record, sample.images_root)
+        except Exception as err:
+            images = ", ".join(sample.record.images) or "no images"
+            raise SampleError(f"training sample {index} ({images} under {sample.images_root}): {err}") from err
+        out.append(
+            (text.input_ids.tolist(), text.labels.tolist(), [str(p) for p in text.image_paths], list(text.image_tokens))
+        )
+    return out
+
+
+def _length_chunk(start: int, stop: int) -> list[int]:
+    return [len(ids) for ids, _, _, _ in _encode_chunk(start, stop)]
+
+
+def _image_chunk(start: int, stop: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    assert _STATE is not None
+    tokenizer, jobs, dtype = _STATE
+    pixels, grids = [], []
+    for path, count in jobs[start:stop]:
+        try:
+            values, grid = tokenizer.vision_inputs([path], [count])
+        except Exception as err:
+            raise SampleError(f"screenshot {path}: {err}") from err
+        assert values is not None and grid is not None
+        pixels.append(values.to(dtype))
+        grids.append(grid[0])
+    return torch.cat(pixels), grids
+
+
+def _parallel(
+    fn: Callable[[int, int], R], state: tuple[Any, ...], n: int, workers: int, desc: str, progress: bool
+) -> Iterator[R]:
+    """``fn(start, stop)`` over chunks of ``range(n)``, in order, in ``workers`` forked processes (0: here)."""
+    global _STATE
+    bounds = [(i, min(i + CHUNK, n)) for i in range(0, n, CHUNK)]
+    _STATE = state
+    try:
+        with tqdm(total=n, desc=desc, unit="item", disable=not progress) as bar, contextlib.ExitStack() as stack:
+            if workers <= 0 or len(bounds) <= 1:
+                results: Iterable[R] = (fn(*b) for b in bounds)
+            else:
+                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+                pool = stack.enter_context(multiprocessing.get_context("fork").Pool(min(workers, len(bounds))))
+                results = pool.imap(_star, [(fn, b) for b in bounds])
+            for (start, stop), result in zip(bounds, results, strict=True):
+                bar.update(stop - start)
+                yield result
+    finally:
+        _STATE = None
+
+
+def _star(task: tuple[Callable[[int, int], R], tuple[int, int]]) -> R:
+    fn, (start, stop) = task
+    return fn(start, stop)
