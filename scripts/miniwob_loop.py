@@ -2,12 +2,16 @@
 
 1. write the random model of ``configs/miniwob/model.yaml``;
 2. probe: a few stage-1 steps, to measure the seconds per step and the fixed
-   cost of one training run (start-up, loading, checkpoint and export);
+   cost of one training run (start-up, preloading, checkpoint and export);
 3. stage 1 (``configs/miniwob/stage1.yaml``) for the share of the budget
    given by ``--stage1-share``, as ``run.max_steps``, so that the learning
    rate schedule ends where the run ends;
 4. stage 2 (``configs/miniwob/stage2.yaml``) on what is left, sized from
    stage 1's measured step time;
+
+Each stage also gets ``run.max_seconds`` (its share plus ``--slack``) as a
+guard: if a step estimate was wrong, the stage still ends in time, part-way
+along its schedule, and the summary says so.
 5. pack the final model as ``model.tar.part-*`` (15 MiB pieces, so a device
    call brings it back) with both stages' metrics and ``summary.json``.
 
@@ -48,11 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--configs", type=Path, default=Path("configs/miniwob"), help="model.yaml, stage1/2.yaml")
     parser.add_argument("--variant", choices=("full", "stage2-only"), default="full", help="which stages to run")
     parser.add_argument("--budget-s", type=float, default=540.0, help="seconds for the whole script (default 540)")
-    parser.add_argument("--stage1-share", type=float, default=0.4, help="share of the training time for stage 1")
+    parser.add_argument("--stage1-share", type=float, default=0.45, help="share of the training time for stage 1")
     parser.add_argument("--stage2-steps", type=int, help="stage-2 steps (default: what the budget allows)")
-    parser.add_argument("--probe-steps", type=int, default=12, help="stage-1 steps of the timing probe")
+    parser.add_argument("--probe-steps", type=int, default=24, help="stage-1 steps of the timing probe")
     parser.add_argument(
         "--stage2-cost", type=float, default=1.05, help="a stage-2 step's time over a stage-1 step's (default 1.05)"
+    )
+    parser.add_argument(
+        "--slack", type=float, default=0.15, help="a stage may run this share over its planned time (default 0.15)"
     )
     parser.add_argument(
         "--set",
@@ -81,26 +88,30 @@ def main(argv: list[str] | None = None) -> int:
     )
     summary["data"] = json.loads((args.data / "manifest.json").read_text(encoding="utf-8"))
 
-    probe = _train(args, "stage1", init, args.run / "probe", args.probe_steps, summary, log_every=1)
-    times = [m["step_time_s"] for m in probe["metrics"]][3:] or [m["step_time_s"] for m in probe["metrics"]]
-    step_s = statistics.median(times)
-    overhead_s = max(probe["wall_s"] - sum(m["step_time_s"] for m in probe["metrics"]), 0.0)
-    summary["probe"] = {"step_s": step_s, "overhead_s": overhead_s}
+    step_s = overhead_s = 0.0
+    if args.variant == "full" or args.stage2_steps is None:  # the ablation with a given step count needs no timing
+        probe = _train(args, "stage1", init, args.run / "probe", args.probe_steps, summary, log_every=1)
+        times = [m["step_time_s"] for m in probe["metrics"]][5:] or [m["step_time_s"] for m in probe["metrics"]]
+        step_s = statistics.median(times)
+        overhead_s = max(probe["wall_s"] - sum(m["step_time_s"] for m in probe["metrics"]), 0.0)
+        summary["probe"] = {"step_s": step_s, "overhead_s": overhead_s}
 
     model = init
     if args.variant == "full":
         left = args.budget_s - (time.monotonic() - start) - 2 * overhead_s - PACK_SECONDS
         train_s = left * args.stage1_share
         steps = max(1, math.floor(train_s / step_s))
-        stage1 = _train(args, "stage1", init, args.run / "stage1", steps, summary)
+        stage1 = _train(
+            args, "stage1", init, args.run / "stage1", steps, summary, max_seconds=train_s * (1 + args.slack)
+        )
         step_s = statistics.median(m["step_time_s"] for m in stage1["metrics"]) if stage1["metrics"] else step_s
         model = args.run / "stage1" / "model"
+    left = args.budget_s - (time.monotonic() - start) - overhead_s - PACK_SECONDS
     if args.stage2_steps is None:
-        left = args.budget_s - (time.monotonic() - start) - overhead_s - PACK_SECONDS
         stage2_steps = max(1, math.floor(left / (step_s * args.stage2_cost)))
     else:
         stage2_steps = args.stage2_steps
-    _train(args, "stage2", model, args.run / "stage2", stage2_steps, summary)
+    _train(args, "stage2", model, args.run / "stage2", stage2_steps, summary, max_seconds=left * (1 + args.slack))
 
     summary["parts"] = _pack(args.run / "stage2" / "model", args.out)
     summary["total_s"] = time.monotonic() - start
@@ -110,9 +121,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(
-    args: argparse.Namespace, stage: str, model: Path, output: Path, steps: int, summary: dict, *, log_every: int = 10
+    args: argparse.Namespace,
+    stage: str,
+    model: Path,
+    output: Path,
+    steps: int,
+    summary: dict,
+    *,
+    log_every: int | None = None,
+    max_seconds: float | None = None,
 ) -> dict:
-    """Run one ``aguvis train`` for ``steps`` optimizer steps; returns its wall time and metrics."""
+    """Run one ``aguvis train`` for ``steps`` optimizer steps (at most
+    ``max_seconds`` of training); returns its wall time and metrics."""
     config = args.configs / f"{stage}.yaml"
     mixture = args.data / f"{stage}.yaml"
     command = [
@@ -131,10 +151,12 @@ def _train(
         "--set",
         f"run.max_steps={steps}",
         "--set",
-        f"run.log_every={log_every}",
-        "--set",
         "run.resume=none",
     ]
+    if log_every is not None:
+        command += ["--set", f"run.log_every={log_every}"]
+    if max_seconds is not None:
+        command += ["--set", f"run.max_seconds={max(max_seconds, 1.0):.0f}"]
     for override in args.overrides:
         command += ["--set", override]
     name = output.name
@@ -142,11 +164,14 @@ def _train(
     metrics_file = output / "metrics.jsonl"
     metrics = [json.loads(line) for line in metrics_file.read_text(encoding="utf-8").splitlines() if line.strip()]
     resolved = yaml.safe_load((output / "config.yaml").read_text(encoding="utf-8"))
-    batch = resolved["batch"]["micro_batch_size"] * resolved["batch"]["grad_accumulation"]
     last = metrics[-1] if metrics else {}
+    trained = int(last.get("step", 0))
     summary[name] = {
-        "steps": steps,
-        "samples": steps * batch,
+        "steps_planned": steps,
+        "steps": trained,
+        "stopped_by_time": trained < steps,
+        "token_budget": resolved["data"]["packing"]["token_budget"] if resolved["data"].get("packing") else None,
+        "samples": round(statistics.mean(m["samples"] for m in metrics) * trained) if metrics else 0,
         "wall_s": wall,
         "final_loss": last.get("loss"),
         "from": str(model),

@@ -248,3 +248,21 @@ def initial_weights():
     from aguvis.model.tiny import build_tiny_model, build_tiny_tokenizer
 
     return build_tiny_model(build_tiny_tokenizer(), seed=0).state_dict()
+
+
+@pytest.mark.timeout(120)
+def test_preloading_in_workers_after_the_parent_ran_parallel_torch_ops(
+    grounding_records, record_tokenizer, monkeypatch
+):
+    """A forked worker inherits the parent's OpenMP pool in a broken state; preload must not hang on it."""
+    from aguvis.train import preload as preload_module
+    from aguvis.train.dataset import load_samples
+
+    monkeypatch.setattr(preload_module, "CHUNK", 2)  # several chunks of screenshots, so workers fork
+    big = torch.randn(4000, 1000)
+    torch.cat([big.to(torch.bfloat16), big.to(torch.bfloat16)]).sum()  # the parent's thread pool is now running
+    samples = load_samples(records=grounding_records, images_root=grounding_records.parent)
+    _, pool = preload_module.preload(
+        samples, record_tokenizer, device="cpu", dtype=torch.bfloat16, workers=2, progress=False
+    )
+    assert pool.shape[0] == 8 * 640 and pool.dtype == torch.bfloat16

@@ -5,8 +5,9 @@ Each line holds ``step``, ``loss`` (mean over the step's label tokens),
 (non-padding tokens, all ranks), ``samples`` (all ranks), ``epoch``, and
 ``tokens_per_s`` and ``step_time_s``: wall-clock means over the steps since
 the previous logged line (the trainer reads nothing back from the GPU between
-logged steps, so a single step's time is not observable without slowing it). Only rank 0 writes. A resumed run first drops the lines of steps
-after its checkpoint, so the file always describes one consistent run.
+logged steps, so a single step's time is not observable without slowing
+it). Only rank 0 writes. A resumed run first drops the lines of steps after
+its checkpoint, so the file always describes one consistent run.
 """
 
 from __future__ import annotations

@@ -469,7 +469,7 @@ class Trainer:
         """Clip to ``optim.grad_clip`` (0: no clipping); return the global norm before clipping, on the device."""
         params = [p for p in self.model.parameters() if p.requires_grad and p.grad is not None]
         max_norm = self.config.optim.grad_clip or float("inf")
-        norm = torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=self.dist.device.type == "cuda")
+        norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
         if hasattr(norm, "full_tensor"):
             norm = norm.full_tensor()
         return norm.detach()
