@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", choices=("full", "stage2-only"), default="full", help="which stages to run")
     parser.add_argument("--budget-s", type=float, default=540.0, help="seconds for the whole script (default 540)")
     parser.add_argument("--stage1-share", type=float, default=0.45, help="share of the training time for stage 1")
+    parser.add_argument("--stage1-steps", type=int, help="stage-1 steps (default: what the budget allows)")
     parser.add_argument("--stage2-steps", type=int, help="stage-2 steps (default: what the budget allows)")
     parser.add_argument("--probe-steps", type=int, default=24, help="stage-1 steps of the timing probe")
     parser.add_argument(
@@ -89,8 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     summary["data"] = json.loads((args.data / "manifest.json").read_text(encoding="utf-8"))
 
     step_s = overhead_s = 0.0
-    if args.variant == "full" or args.stage2_steps is None:  # the ablation with a given step count needs no timing
-        probe = _train(args, "stage1", init, args.run / "probe", args.probe_steps, summary, log_every=1)
+    given = args.stage2_steps is not None and (args.variant == "stage2-only" or args.stage1_steps is not None)
+    if not given:  # step counts from the budget need the step time
+        probe = _train(
+            args, "stage1", init, args.run / "probe", args.probe_steps, summary, log_every=1, probe=True
+        )
         times = [m["step_time_s"] for m in probe["metrics"]][5:] or [m["step_time_s"] for m in probe["metrics"]]
         step_s = statistics.median(times)
         overhead_s = max(probe["wall_s"] - sum(m["step_time_s"] for m in probe["metrics"]), 0.0)
@@ -100,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.variant == "full":
         left = args.budget_s - (time.monotonic() - start) - 2 * overhead_s - PACK_SECONDS
         train_s = left * args.stage1_share
-        steps = max(1, math.floor(train_s / step_s))
+        steps = args.stage1_steps or max(1, math.floor(train_s / step_s))
         stage1 = _train(
             args, "stage1", init, args.run / "stage1", steps, summary, max_seconds=train_s * (1 + args.slack)
         )
@@ -130,6 +134,7 @@ def _train(
     *,
     log_every: int | None = None,
     max_seconds: float | None = None,
+    probe: bool = False,
 ) -> dict:
     """Run one ``aguvis train`` for ``steps`` optimizer steps (at most
     ``max_seconds`` of training); returns its wall time and metrics."""
@@ -157,6 +162,8 @@ def _train(
         command += ["--set", f"run.log_every={log_every}"]
     if max_seconds is not None:
         command += ["--set", f"run.max_seconds={max(max_seconds, 1.0):.0f}"]
+    if probe:  # timing needs no augmented copies, which only lengthen the preloading
+        command += ["--set", "data.augment=null"]
     for override in args.overrides:
         command += ["--set", override]
     name = output.name

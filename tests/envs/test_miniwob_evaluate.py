@@ -142,3 +142,23 @@ def test_the_model_sees_its_earlier_instructions_as_previous_actions(tmp_path, f
     assert [r.previous_actions for r in agent.requests] == [[], ["step 0"]]
     assert {r.mode for r in agent.requests} == {Mode.ENFORCED_PLAN}
     assert json.loads((tmp_path / "run.json").read_text()) == {"policy": "scripted", "mode": "enforced-plan"}
+
+
+class RunawayAgent(RecordingAgent):
+    """Replies with no action and template tokens in the text, as an undertrained model does."""
+
+    def predict_batch(self, requests):
+        from aguvis.agent.prediction import prediction_from_reply
+
+        self.requests += requests
+        reply = "all\nThought: go.<|im_end|>\n<|im_start|>assistant<|recipient|>all\nThought: <|vision_start|>again"
+        return [prediction_from_reply(reply, *r.image.size) for r in requests]
+
+
+def test_a_reply_full_of_template_tokens_wastes_its_step_but_never_breaks_the_next_prompt(tmp_path, fake_env):
+    agent = RunawayAgent()
+    run(tmp_path, ModelPolicy(agent), fake_env, episodes=1, mode="enforced-plan")
+    later = [r.previous_actions for r in agent.requests if r.previous_actions]
+    assert later and all("<|" not in entry for entries in later for entry in entries)
+    (result,) = read_results(tmp_path)
+    assert not result.success and result.steps == len(agent.requests)

@@ -141,3 +141,29 @@ def test_override_inside_an_unset_section_says_to_set_the_section():
 def test_a_whole_section_can_be_set_from_the_command_line():
     config = apply_overrides(from_dict(MINIMAL), ["data.records=null", "data.synthetic={screens: 8}"])
     assert config.data.synthetic.screens == 8 and config.data.synthetic.kind == "grounding"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"preload": True}, "data.preload: needs data.packing"),
+        ({"packing": {"token_budget": 100}}, r"data.packing.token_budget: must be at least data.max_length \(8192\)"),
+        ({"packing": {}, "augment": {}}, "data.augment: needs data.preload"),
+        (
+            {"packing": {}, "preload": True, "augment": {"max_shift": 1.5}},
+            r"data.augment.max_shift: must be in \(0, 1\)",
+        ),
+    ],
+)
+def test_packing_preloading_and_augmentation_depend_on_each_other(data, message):
+    with pytest.raises(ConfigError, match=message):
+        from_dict({"data": {"records": "r.jsonl", "images_root": ".", **data}})
+
+
+def test_packing_sections_take_their_defaults():
+    config = from_dict(
+        {"data": {"records": "r.jsonl", "images_root": ".", "packing": {}, "preload": True, "augment": {}}}
+    )
+    assert (config.data.packing.token_budget, config.data.packing.attention) == (16384, "varlen")
+    assert (config.data.augment.copies, config.data.augment.max_shift) == (3, 0.12)
+    assert config.to_dict()["data"]["packing"] == {"token_budget": 16384, "attention": "varlen", "lookahead": 64}

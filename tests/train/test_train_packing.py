@@ -266,3 +266,58 @@ def test_preloading_in_workers_after_the_parent_ran_parallel_torch_ops(
         samples, record_tokenizer, device="cpu", dtype=torch.bfloat16, workers=2, progress=False
     )
     assert pool.shape[0] == 8 * 640 and pool.dtype == torch.bfloat16
+
+
+def test_preloading_with_shift_augmentation_adds_shifted_copies(grounding_records, record_tokenizer):
+    from PIL import Image
+
+    from aguvis.chat.vision import load_rgb_image
+    from aguvis.data.augment import shift_image, shift_record
+    from aguvis.train.dataset import load_samples
+    from aguvis.train.preload import ShiftAugment, preload
+
+    samples = load_samples(records=grounding_records, images_root=grounding_records.parent)
+    augment = ShiftAugment(copies=2, max_shift=0.1, seed=3)
+    dataset, pool = preload(
+        samples, record_tokenizer, device="cpu", dtype=torch.float32, workers=2, progress=False, augment=augment
+    )
+    assert len(dataset) == 3 * len(samples) and pool.shape[0] == 3 * 8 * 640
+    table = dataset.images
+    moved = 0
+    for k in range(len(samples), len(dataset)):
+        original = samples[k % len(samples)]
+        (image,) = dataset.image_ids[k]
+        dx, dy = table.shifts[image]
+        moved += (dx, dy) != (0, 0)
+        assert abs(dx) <= 0.1 * 448 and abs(dy) <= 0.1 * 280
+        with Image.open(table.sources[image]) as im:
+            width, height = im.size
+        expected = record_tokenizer(shift_record(original.record, dx / width, dy / height), original.images_root)
+        shifted_screen = shift_image(load_rgb_image(table.sources[image]), dx, dy)
+        pixels, _ = record_tokenizer.vision_inputs([shifted_screen], [expected.pixel_values.shape[0] // 4])
+        got = dataset[k]
+        assert torch.equal(got.input_ids, expected.input_ids)
+        assert torch.equal(pool[got.pixel_rows], pixels)
+    assert moved >= len(samples)  # nearly every copy moved
+    again, _ = preload(
+        samples, record_tokenizer, device="cpu", dtype=torch.float32, workers=0, progress=False, augment=augment
+    )
+    assert again.images.shifts == table.shifts  # seeded
+
+
+def test_a_trainer_trains_on_shifted_copies(grounding_records, tmp_path):
+    from aguvis.train.trainer import Trainer
+
+    config = packed_config(
+        grounding_records,
+        tmp_path / "out",
+        data={"preload": True, "augment": {"copies": 1, "max_shift": 0.1}},
+        run={"max_steps": 2, "save_every": 0},
+    )
+    trainer = Trainer(config)
+    try:
+        assert len(trainer.dataset) == 16
+        trainer.train()
+    finally:
+        trainer.close()
+    assert len(read_metrics(tmp_path / "out" / "metrics.jsonl")) == 2

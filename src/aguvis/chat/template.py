@@ -150,6 +150,18 @@ def messages(conversation: Any, *, system_prompt: str = GROUNDING_SYSTEM_PROMPT)
     return out
 
 
+def strip_reserved_tokens(text: str) -> str:
+    """``text`` without the chat template's reserved tokens, which a message may not contain
+    (e.g. a model's own reply, cut short mid-turn, fed back as history).
+
+    >>> strip_reserved_tokens("Click OK<|im_end|>\n<|im_start|>assistant")
+    'Click OK\nassistant'
+    """
+    for token in _RESERVED:
+        text = text.replace(token, "")
+    return text
+
+
 def _message(turn: Any, where: str, *, first: bool) -> Message:
     fields = _turn_fields(turn, where)
     role = _ROLES.get(fields["role"]) if isinstance(fields["role"], str) else None

@@ -170,11 +170,12 @@ class RecordTokenizer:
         )
 
     def vision_inputs(
-        self, image_paths: Sequence[str | os.PathLike[str]], image_tokens: Sequence[int]
+        self, images: Sequence[str | os.PathLike[str] | Image.Image], image_tokens: Sequence[int]
     ) -> tuple[torch.FloatTensor | None, torch.LongTensor | None]:
-        """Decode and process the images of one sample; ``image_tokens`` are
-        their expected token counts (from :meth:`encode`), checked."""
-        return self._vision_inputs([load_rgb_image(p) for p in image_paths], image_tokens)
+        """Decode (paths) and process the images of one sample; ``image_tokens``
+        are their expected token counts (from :meth:`encode`), checked."""
+        rgb = [im.convert("RGB") if isinstance(im, Image.Image) else load_rgb_image(im) for im in images]
+        return self._vision_inputs(rgb, image_tokens)
 
     def prompt(
         self,

@@ -94,6 +94,21 @@ class PackingConfig:
 
 
 @dataclass
+class AugmentConfig:
+    """Shift augmentation of preloaded screens (``aguvis.data.augment``):
+    ``copies`` extra copies of every single-screen sample, each with its
+    screen moved by a random offset of at most ``max_shift`` of the width and
+    height (drawn from ``seed``, the same for every sample on one screen) and
+    its actions' coordinates moved with it. Against a small model remembering
+    where targets usually are instead of finding them.
+    """
+
+    copies: int = 3
+    max_shift: float = 0.12
+    seed: int = 0
+
+
+@dataclass
 class DataConfig:
     """Where records come from and how they are tokenised.
 
@@ -107,7 +122,8 @@ class DataConfig:
     screenshot's patches on the training device (about 1.5 MB of bf16 per
     320x420 screen, 13 MB per 1280x720 one), so a step costs the data loader
     almost nothing. For data sets whose screenshots fit in device memory
-    (synthetic or online-environment data); needs ``packing``.
+    (synthetic or online-environment data); needs ``packing``. ``augment``
+    (an :class:`AugmentConfig`) adds shifted copies of the preloaded samples.
     """
 
     mixture: str | None = None
@@ -120,6 +136,7 @@ class DataConfig:
     num_workers: int = 2
     packing: PackingConfig | None = None
     preload: bool = False
+    augment: AugmentConfig | None = None
 
 
 @dataclass
@@ -311,6 +328,15 @@ def check(config: TrainConfig, *, source: str | None = None) -> None:
             )
     if data.preload and data.packing is None:
         raise ConfigError("needs data.packing (preloaded samples are packed)", source=source, key="data.preload")
+    if data.augment is not None:
+        if not data.preload:
+            raise ConfigError(
+                "needs data.preload (shifted screens are made while preloading)", source=source, key="data.augment"
+            )
+        if data.augment.copies < 0:
+            raise ConfigError("must be >= 0", source=source, key="data.augment.copies")
+        if not 0.0 < data.augment.max_shift < 1.0:
+            raise ConfigError("must be in (0, 1)", source=source, key="data.augment.max_shift")
     if config.compile and data.packing is None:
         raise ConfigError("needs data.packing (compiled blocks run the packed forward)", source=source, key="compile")
 

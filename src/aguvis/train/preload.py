@@ -25,16 +25,20 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
+from PIL import Image
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from aguvis.chat.tokenize import EncodedText, RecordTokenizer
+from aguvis.chat.vision import load_rgb_image
+from aguvis.data.augment import Extent, ShiftError, draw_shift, record_extent, shift_image, shift_record
 from aguvis.train.dataset import Sample, SampleError
 
 R = TypeVar("R")
@@ -76,10 +80,23 @@ class PreloadedDataset(Dataset):
 
 @dataclass(frozen=True)
 class ImageTable:
-    """Where each distinct screenshot's patches sit in the pool: rows ``offsets[i]:offsets[i + 1]``."""
+    """Where each distinct screenshot's patches sit in the pool: rows ``offsets[i]:offsets[i + 1]``;
+    which file it was made from, moved by which ``shifts`` (pixels right and down; (0, 0): as is)."""
 
     offsets: list[int]
     grids: list[torch.Tensor]
+    sources: list[str]
+    shifts: list[tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class ShiftAugment:
+    """``copies`` shifted copies of every screen (``aguvis.data.augment``), each by a random offset
+    of at most ``max_shift`` of the width and height, drawn from ``seed``."""
+
+    copies: int
+    max_shift: float
+    seed: int = 0
 
 
 def preload(
@@ -90,40 +107,43 @@ def preload(
     dtype: torch.dtype,
     workers: int,
     progress: bool = True,
+    augment: ShiftAugment | None = None,
 ) -> tuple[PreloadedDataset, torch.Tensor]:
     """The dataset of ``samples`` and its patch pool ``[rows, 1176]`` on ``device``.
+
+    With ``augment``, every single-screen sample is followed (after all the
+    originals) by ``augment.copies`` shifted copies; the samples of one screen
+    share each copy's offset, so they share its patches too.
 
     A record that cannot be tokenised or an image that cannot be read raises
     :class:`SampleError` naming the sample (its index and image files).
     """
-    texts: list[EncodedText] = []
-    for chunk in _parallel(_encode_chunk, (tokenizer, samples), len(samples), workers, "tokenise", progress):
-        texts += [
-            EncodedText(torch.tensor(ids), torch.tensor(labels), tuple(map(Path, paths)), tuple(counts))
-            for ids, labels, paths, counts in chunk
-        ]
+    texts = _encode_all(samples, tokenizer, workers, "tokenise", progress)
     paths: dict[str, int] = {}
     image_ids: list[tuple[int, ...]] = []
-    tokens: list[int] = []
+    jobs: list[tuple[str, int, tuple[int, int]]] = []  # (path, image tokens, shift in pixels)
     for text in texts:
         ids = []
         for path, count in zip(text.image_paths, text.image_tokens, strict=True):
             key = os.path.realpath(path)
             if key not in paths:
                 paths[key] = len(paths)
-                tokens.append(count)
+                jobs.append((key, count, (0, 0)))
             ids.append(paths[key])
         image_ids.append(tuple(ids))
+    if augment is not None and augment.copies > 0:
+        shifted, shifted_ids = _augment(samples, image_ids, jobs, tokenizer, augment, workers, progress)
+        texts += shifted
+        image_ids += shifted_ids
 
-    rows = [n * tokenizer.merge_size**2 for n in tokens]
+    rows = [count * tokenizer.merge_size**2 for _, count, _ in jobs]
     offsets = [0]
     for n in rows:
         offsets.append(offsets[-1] + n)
     processor = tokenizer.image_processor
     width = 3 * processor.temporal_patch_size * processor.patch_size**2
     pool = torch.empty((offsets[-1], width), dtype=dtype, device=device)
-    grids: list[torch.Tensor] = [torch.empty(0)] * len(paths)
-    jobs = list(zip(paths, tokens, strict=True))
+    grids: list[torch.Tensor] = [torch.empty(0)] * len(jobs)
     done = 0
     for pixels, chunk_grids in _parallel(
         _image_chunk, (tokenizer, jobs, dtype), len(jobs), workers, "screenshots", progress
@@ -136,7 +156,72 @@ def preload(
         pool[offsets[done] : offsets[stop]] = pixels.to(device)
         grids[done:stop] = chunk_grids
         done = stop
-    return PreloadedDataset(texts, image_ids, ImageTable(offsets, grids)), pool
+    table = ImageTable(offsets, grids, [path for path, _, _ in jobs], [shift for _, _, shift in jobs])
+    return PreloadedDataset(texts, image_ids, table), pool
+
+
+def _encode_all(
+    samples: Sequence[Sample], tokenizer: RecordTokenizer, workers: int, desc: str, progress: bool
+) -> list[EncodedText]:
+    texts: list[EncodedText] = []
+    for chunk in _parallel(_encode_chunk, (tokenizer, samples), len(samples), workers, desc, progress):
+        texts += [
+            EncodedText(torch.tensor(ids), torch.tensor(labels), tuple(map(Path, paths)), tuple(counts))
+            for ids, labels, paths, counts in chunk
+        ]
+    return texts
+
+
+def _augment(
+    samples: Sequence[Sample],
+    image_ids: list[tuple[int, ...]],
+    jobs: list[tuple[str, int, tuple[int, int]]],
+    tokenizer: RecordTokenizer,
+    augment: ShiftAugment,
+    workers: int,
+    progress: bool,
+) -> tuple[list[EncodedText], list[tuple[int, ...]]]:
+    """Shifted copies of the single-screen samples; appends their screens to ``jobs``.
+
+    A screen is shifted only if every sample on it can be (``ShiftError``
+    otherwise); the offset keeps every sample's targets on the screen.
+    """
+    extents: list[Extent | None] = [None] * len(jobs)
+    sizes: list[tuple[int, int]] = [(0, 0)] * len(jobs)
+    refused: set[int] = set()
+    for start, chunk in _parallel_indexed(_extent_chunk, (samples,), len(samples), workers, "shift ranges", progress):
+        for index, (ok, extent, size) in enumerate(chunk, start):
+            ids = image_ids[index]
+            if not ok or len(ids) != 1:
+                refused.update(ids)
+                continue
+            (image,) = ids
+            sizes[image] = size
+            extents[image] = extent if extents[image] is None else extents[image].union(extent)
+    originals = len(jobs)
+    copy_of: dict[tuple[int, int], tuple[int, tuple[int, int]]] = {}  # (image, copy) -> (new image id, pixel shift)
+    for image in range(originals):
+        if image in refused:
+            continue
+        width, height = sizes[image]
+        for copy in range(1, augment.copies + 1):
+            rng = random.Random(f"{augment.seed}:{image}:{copy}")
+            shift = draw_shift(extents[image], width, height, augment.max_shift, rng)
+            copy_of[image, copy] = (len(jobs), shift)
+            path, count, _ = jobs[image]
+            jobs.append((path, count, shift))
+    shifted: list[Sample] = []
+    shifted_ids: list[tuple[int, ...]] = []
+    for copy in range(1, augment.copies + 1):
+        for index, ids in enumerate(image_ids):
+            if len(ids) != 1 or ids[0] in refused:
+                continue
+            new_id, (dx, dy) = copy_of[ids[0], copy]
+            width, height = sizes[ids[0]]
+            sample = samples[index]
+            shifted.append(Sample(shift_record(sample.record, dx / width, dy / height), sample.images_root))
+            shifted_ids.append((new_id,))
+    return _encode_all(shifted, tokenizer, workers, "tokenise shifted", progress), shifted_ids
 
 
 def token_lengths(
@@ -177,6 +262,24 @@ def _encode_chunk(start: int, stop: int) -> list[tuple[list[int], list[int], lis
     return out
 
 
+def _extent_chunk(start: int, stop: int) -> list[tuple[bool, Extent | None, tuple[int, int]]]:
+    """Per sample: whether it can be shifted, how far its coordinates reach, its screen's size."""
+    assert _STATE is not None
+    (samples,) = _STATE
+    out = []
+    for index in range(start, stop):
+        sample = samples[index]
+        try:
+            extent = record_extent(sample.record)
+            with Image.open(Path(sample.images_root) / sample.record.images[0]) as image:
+                size = image.size
+        except (ShiftError, OSError):
+            out.append((False, None, (0, 0)))
+            continue
+        out.append((True, extent, size))
+    return out
+
+
 def _length_chunk(start: int, stop: int) -> list[int]:
     return [len(ids) for ids, _, _, _ in _encode_chunk(start, stop)]
 
@@ -185,9 +288,12 @@ def _image_chunk(start: int, stop: int) -> tuple[torch.Tensor, list[torch.Tensor
     assert _STATE is not None
     tokenizer, jobs, dtype = _STATE
     pixels, grids = [], []
-    for path, count in jobs[start:stop]:
+    for path, count, (dx, dy) in jobs[start:stop]:
         try:
-            values, grid = tokenizer.vision_inputs([path], [count])
+            image = load_rgb_image(path)
+            if dx or dy:
+                image = shift_image(image, dx, dy)
+            values, grid = tokenizer.vision_inputs([image], [count])
         except Exception as err:
             raise SampleError(f"screenshot {path}: {err}") from err
         assert values is not None and grid is not None
@@ -223,6 +329,14 @@ def _one_thread() -> None:
     """Forked workers run torch single-threaded: the parent's OpenMP pool does not survive a fork
     (its first parallel op would wait forever), as in ``DataLoader`` workers."""
     torch.set_num_threads(1)
+
+
+def _parallel_indexed(
+    fn: Callable[[int, int], R], state: tuple[Any, ...], n: int, workers: int, desc: str, progress: bool
+) -> Iterator[tuple[int, R]]:
+    """:func:`_parallel` with each chunk's first index."""
+    starts = range(0, n, CHUNK)
+    yield from zip(starts, _parallel(fn, state, n, workers, desc, progress), strict=True)
 
 
 def _star(task: tuple[Callable[[int, int], R], tuple[int, int]]) -> R:

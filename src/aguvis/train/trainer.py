@@ -83,7 +83,7 @@ from aguvis.train.distributed import DistributedContext, init_distributed
 from aguvis.train.loss import LabelLossModel, count_label_tokens
 from aguvis.train.metrics import MetricsLog, StepMetrics
 from aguvis.train.parallel import apply_fsdp, compute_dtype, enable_activation_checkpointing
-from aguvis.train.preload import preload, token_lengths
+from aguvis.train.preload import ShiftAugment, preload, token_lengths
 from aguvis.train.schedule import build_scheduler
 from aguvis.train.synthetic_data import make_synthetic_dataset, synthetic_records_path
 
@@ -216,6 +216,7 @@ class Trainer:
             self.loaded.tokenizer, self.loaded.image_processor, max_length=data.max_length
         )
         if data.preload:
+            augment = data.augment
             dataset, self.patch_pool = preload(
                 samples,
                 self.record_tokenizer,
@@ -223,6 +224,7 @@ class Trainer:
                 dtype=self.dtype,
                 workers=data.num_workers,
                 progress=self.dist.is_main,
+                augment=None if augment is None else ShiftAugment(augment.copies, augment.max_shift, augment.seed),
             )
             return dataset
         return RecordDataset(samples, self.record_tokenizer)

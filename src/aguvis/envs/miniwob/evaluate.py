@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from tqdm import tqdm
 
 from aguvis.actions import Action, format_action, format_actions, parse
+from aguvis.chat.template import strip_reserved_tokens
 from aguvis.envs.miniwob.atomic import write_text
 from aguvis.envs.miniwob.experts import EXPERTS, ExpertError, ExpertStep
 from aguvis.envs.miniwob.images import PALETTE_COLOURS, compact
@@ -129,9 +130,10 @@ class ModelPolicy:
         ]
         decisions = []
         for prediction in self.agent.predict_batch(requests):
-            # A reply without actions is remembered as what it said, cut short so it cannot flood the prompt.
+            # A reply without actions is remembered as what it said, cut short so it cannot flood the prompt,
+            # and without template tokens, which no prompt may contain.
             entry = history_entry_from_reply(prediction.thought, prediction.code or prediction.raw.strip())
-            entry = entry[:MAX_HISTORY_ENTRY]
+            entry = strip_reserved_tokens(entry)[:MAX_HISTORY_ENTRY]
             decisions.append(
                 Decision(prediction.raw, list(prediction.actions), entry, prediction.thought, prediction.error)
             )
@@ -246,7 +248,7 @@ def evaluate(
                 decisions = policy.decide(
                     [PolicyInput(lane.task, lane.env, lane.observation, lane.history) for lane in active]
                 )
-                for lane, decision in zip(active, decisions):
+                for lane, decision in zip(active, decisions, strict=True):
                     result = _advance(lane, decision)
                     if result is not None:
                         _finish(out, lane, result)

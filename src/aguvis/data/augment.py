@@ -1,0 +1,192 @@
+"""Shift augmentation: move a whole screenshot, and every coordinate that points into it.
+
+A model trained from few layouts (a synthetic environment renders each task
+on a handful of grids) can fit its data by remembering where targets usually
+sit instead of finding them. Shifting the screen by a random offset moves
+every element, and the answer with it: the same page now asks for another
+click, which only finding the element gives. The uncovered border repeats
+the edge pixels (GUI backgrounds run on), and the offset is chosen so that
+every target point and box of the record stays on the screen.
+
+What moves: the coordinates of every action in the assistant's ``gpt``
+turns (``x``/``y`` pairs and points such as ``from_coord``, per
+:data:`aguvis.actions.SPECS`) and the record's ``bbox`` field (one
+``[x1, y1, x2, y2]`` box or a list of them). What does not: the user's
+turns, whose "Previous actions" refer to earlier screens. A turn that holds
+prose around its code cannot be rewritten safely, and a record with more
+than one image is ambiguous: :func:`shift_record` refuses both
+(:class:`ShiftError`), and such records get no shifted copy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from aguvis.actions import ActionParseError, format_actions, parse
+from aguvis.actions.action import Action
+from aguvis.data.records import Record, Turn
+
+
+class ShiftError(ValueError):
+    """A record whose coordinates cannot be shifted (see the module docstring)."""
+
+
+@dataclass(frozen=True)
+class Extent:
+    """The smallest and largest normalised x and y that a shift must keep inside [0, 1]."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @classmethod
+    def of(cls, points: Iterable[tuple[float, float]]) -> Extent | None:
+        xs, ys = zip(*points, strict=True) if points else ((), ())
+        return cls(min(xs), min(ys), max(xs), max(ys)) if xs else None
+
+    def union(self, other: Extent | None) -> Extent:
+        if other is None:
+            return self
+        return Extent(min(self.x0, other.x0), min(self.y0, other.y0), max(self.x1, other.x1), max(self.y1, other.y1))
+
+
+def record_extent(record: Record) -> Extent | None:
+    """Where the record's actions and boxes reach; ``None`` when it has no coordinates.
+
+    Raises :class:`ShiftError` for a record that :func:`shift_record` would refuse.
+    """
+    _check_shiftable(record)
+    points = [p for turn in record.conversations if turn.role == "gpt" for p in _turn_points(turn)]
+    points += [p for box in _boxes(record.extra.get("bbox")) for p in ((box[0], box[1]), (box[2], box[3]))]
+    return Extent.of(points)
+
+
+def draw_shift(extent: Extent | None, width: int, height: int, max_shift: float, rng: random.Random) -> tuple[int, int]:
+    """A random offset in pixels, at most ``max_shift`` of each side, that keeps ``extent`` on the screen."""
+    if extent is None:
+        extent = Extent(0.5, 0.5, 0.5, 0.5)
+    dx = _draw(rng, max(-max_shift, -extent.x0), min(max_shift, 1.0 - extent.x1), width)
+    dy = _draw(rng, max(-max_shift, -extent.y0), min(max_shift, 1.0 - extent.y1), height)
+    return dx, dy
+
+
+def _draw(rng: random.Random, low: float, high: float, size: int) -> int:
+    """A whole-pixel offset in [low, high] (fractions of ``size``), rounded inwards."""
+    lo, hi = int(np.ceil(low * size)), int(np.floor(high * size))
+    return rng.randint(lo, hi) if lo <= hi else 0
+
+
+def shift_image(image: Image.Image, dx: int, dy: int) -> Image.Image:
+    """``image`` moved right by ``dx`` and down by ``dy`` pixels (negative: left/up), same size;
+    the uncovered border repeats the nearest edge pixels.
+
+    >>> img = Image.fromarray(np.arange(12, dtype=np.uint8).reshape(3, 4))
+    >>> np.asarray(shift_image(img, 1, -1)).tolist()
+    [[4, 4, 5, 6], [8, 8, 9, 10], [8, 8, 9, 10]]
+    """
+    pixels = np.asarray(image)
+    height, width = pixels.shape[:2]
+    if abs(dx) >= width or abs(dy) >= height:
+        raise ValueError(f"shift ({dx}, {dy}) moves the whole {width}x{height} image off the screen")
+    kept = pixels[max(0, -dy) : height - max(0, dy), max(0, -dx) : width - max(0, dx)]
+    pad = [(max(0, dy), max(0, -dy)), (max(0, dx), max(0, -dx))] + [(0, 0)] * (pixels.ndim - 2)
+    return Image.fromarray(np.pad(kept, pad, mode="edge"), mode=image.mode)
+
+
+def shift_record(record: Record, dx: float, dy: float) -> Record:
+    """A copy of ``record`` whose assistant actions and ``bbox`` are moved by (``dx``, ``dy``),
+    normalised; coordinates are written with 4 decimals, as everywhere.
+
+    Raises :class:`ShiftError` when a coordinate would leave the screen or the
+    record cannot be shifted (see the module docstring).
+    """
+    _check_shiftable(record)
+    turns = [_shift_turn(turn, dx, dy) if turn.role == "gpt" else turn for turn in record.conversations]
+    extra = dict(record.extra)
+    if "bbox" in extra:
+        extra["bbox"] = _shift_boxes(extra["bbox"], dx, dy)
+    return Record(images=list(record.images), conversations=turns, extra=extra)
+
+
+def _check_shiftable(record: Record) -> None:
+    if len(record.images) != 1:
+        raise ShiftError(f"a record with {len(record.images)} images has no single screen to shift")
+
+
+def _actions(turn: Turn) -> list[Action]:
+    try:
+        return parse(turn.value)
+    except ActionParseError as err:
+        raise ShiftError(f"an assistant turn does not parse: {err}") from err
+
+
+def _coordinates(action: Action) -> bool:
+    return any(p.coordinate and p.name in action.args for p in action.spec.params)
+
+
+def _turn_points(turn: Turn) -> list[tuple[float, float]]:
+    points = []
+    for action in _actions(turn):
+        args = action.args
+        if "x" in args and "y" in args:
+            points.append((args["x"], args["y"]))
+        for param in action.spec.params:
+            if param.coordinate == "point" and param.name in args:
+                points.append(tuple(args[param.name]))
+    return points
+
+
+def _shift_turn(turn: Turn, dx: float, dy: float) -> Turn:
+    actions = _actions(turn)
+    if not any(_coordinates(a) for a in actions):
+        return turn
+    if format_actions(actions) != turn.value.strip():
+        raise ShiftError("an assistant turn mixes prose with actions that have coordinates")
+    moved = [_shift_action(a, dx, dy) for a in actions]
+    return dataclasses.replace(turn, value=format_actions(moved))
+
+
+def _shift_action(action: Action, dx: float, dy: float) -> Action:
+    args = dict(action.args)
+    for param in action.spec.params:
+        if param.name not in args:
+            continue
+        if param.coordinate == "x":
+            args["x"] = _moved(args["x"], dx)
+        elif param.coordinate == "y":
+            args["y"] = _moved(args["y"], dy)
+        elif param.coordinate == "point":
+            x, y = args[param.name]
+            args[param.name] = [_moved(x, dx), _moved(y, dy)]
+    return Action(action.name, args)
+
+
+def _moved(value: float, delta: float) -> float:
+    out = round(value + delta, 4)
+    if not 0.0 <= out <= 1.0:
+        raise ShiftError(f"coordinate {value} moved by {delta:+.4f} leaves the screen")
+    return out
+
+
+def _boxes(value: object) -> list[Sequence[float]]:
+    """``bbox`` as a list of boxes: one box, a list of boxes, or nothing."""
+    if value is None:
+        return []
+    if isinstance(value, list) and len(value) == 4 and all(isinstance(v, (int, float)) for v in value):
+        return [value]
+    if isinstance(value, list) and all(isinstance(b, list) and len(b) == 4 for b in value):
+        return value
+    raise ShiftError(f"bbox {value!r} is neither a box [x1, y1, x2, y2] nor a list of them")
+
+
+def _shift_boxes(value: object, dx: float, dy: float) -> object:
+    moved = [[_moved(b[0], dx), _moved(b[1], dy), _moved(b[2], dx), _moved(b[3], dy)] for b in _boxes(value)]
+    single = isinstance(value, list) and len(value) == 4 and all(isinstance(v, (int, float)) for v in value)
+    return moved[0] if single else moved

@@ -1,0 +1,99 @@
+"""Shift augmentation: screens and the coordinates pointing into them move together."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from aguvis.actions import parse
+from aguvis.data.augment import ShiftError, draw_shift, record_extent, shift_image, shift_record
+from aguvis.data.records import Record, Turn
+
+
+def grounding_record(bbox=((0.2, 0.3, 0.4, 0.5),)):
+    return Record(
+        images=["shot.png"],
+        conversations=[
+            Turn("human", "<image>Click OK"),
+            Turn("gpt", "pyautogui.click(x=0.3, y=0.4)", recipient="os", end_turn=True),
+            Turn("human", "Drag the slider"),
+            Turn("gpt", "pyautogui.moveTo(x=0.25, y=0.35)\npyautogui.dragTo(x=0.35, y=0.45)", recipient="os"),
+        ],
+        extra={"bbox": [list(b) for b in bbox], "source": "test"},
+    )
+
+
+def test_a_shifted_screen_moves_its_pixels_and_repeats_the_edges():
+    pixels = np.zeros((40, 60, 3), dtype=np.uint8)
+    pixels[:10] = (255, 255, 0)  # a yellow bar at the top, as MiniWoB++'s instruction
+    pixels[20:25, 30:35] = (0, 0, 255)  # a target
+    moved = np.asarray(shift_image(Image.fromarray(pixels), 7, -3))
+    assert moved.shape == pixels.shape
+    assert (moved[17:22, 37:42] == (0, 0, 255)).all() and moved[20, 34].tolist() != [0, 0, 255]
+    assert (moved[:7, :7] == (255, 255, 0)).all()  # the bar runs on into the uncovered left border
+    assert (moved[37:, :] == moved[36:37, :]).all()  # the uncovered bottom repeats the last row
+
+
+def test_shifting_moves_every_action_and_box_and_nothing_else():
+    record = grounding_record()
+    moved = shift_record(record, 0.1, -0.05)
+    actions = [a for t in moved.conversations if t.role == "gpt" for a in parse(t.value)]
+    assert [(a.name, a.args) for a in actions] == [
+        ("pyautogui.click", {"x": 0.4, "y": 0.35}),
+        ("pyautogui.moveTo", {"x": 0.35, "y": 0.3}),
+        ("pyautogui.dragTo", {"x": 0.45, "y": 0.4}),
+    ]
+    assert moved.extra == {"bbox": [[0.3, 0.25, 0.5, 0.45]], "source": "test"}
+    assert [t.value for t in moved.conversations if t.role == "human"] == ["<image>Click OK", "Drag the slider"]
+    assert record.conversations[1].value == "pyautogui.click(x=0.3, y=0.4)"  # the original is untouched
+
+
+def test_points_of_plugin_functions_move_too():
+    record = Record(
+        ["s.png"],
+        [Turn("human", "<image>Swipe up"), Turn("gpt", "mobile.swipe(from_coord=[0.5, 0.8], to_coord=[0.5, 0.2])")],
+    )
+    (action,) = parse(shift_record(record, 0.1, 0.1).conversations[1].value)
+    assert action.args == {"from_coord": [0.6, 0.9], "to_coord": [0.6, 0.3]}
+
+
+def test_drawn_shifts_keep_every_target_on_the_screen():
+    record = grounding_record(bbox=((0.05, 0.3, 0.4, 0.5), (0.6, 0.2, 0.9, 0.97)))
+    extent = record_extent(record)
+    assert (extent.x0, extent.y0, extent.x1, extent.y1) == (0.05, 0.2, 0.9, 0.97)
+    rng = random.Random(0)
+    shifts = {draw_shift(extent, 320, 420, 0.12, rng) for _ in range(300)}
+    assert all(-16 <= dx <= 32 and -50 <= dy <= 12 for dx, dy in shifts)  # x: 0.05, 0.1 of 320; y: 0.12, 0.03 of 420
+    assert len(shifts) > 100
+    for dx, dy in shifts:
+        shift_record(record, dx / 320, dy / 420)  # never leaves the screen
+
+
+def test_records_that_cannot_be_shifted_are_refused():
+    with pytest.raises(ShiftError, match="leaves the screen"):
+        shift_record(grounding_record(), 0.7, 0.0)
+    prose = Record(
+        ["s.png"], [Turn("human", "<image>Go"), Turn("gpt", "Thought: click OK.\npyautogui.click(x=0.3, y=0.4)")]
+    )
+    with pytest.raises(ShiftError, match="mixes prose"):
+        shift_record(prose, 0.1, 0.0)
+    two = Record(["a.png", "b.png"], [Turn("human", "<image><image>Go"), Turn("gpt", "pyautogui.click(x=0.3, y=0.4)")])
+    with pytest.raises(ShiftError, match="2 images"):
+        record_extent(two)
+
+
+def test_a_monologue_turn_without_coordinates_is_kept_as_it_is():
+    record = Record(
+        ["s.png"],
+        [
+            Turn("human", "<image>Open it"),
+            Turn("gpt", "Thought: the OK button is at the top.\nAction: Click OK", recipient="all"),
+            Turn("gpt", "pyautogui.click(x=0.3, y=0.4)", recipient="os"),
+        ],
+    )
+    moved = shift_record(record, 0.1, 0.1)
+    assert moved.conversations[1] == record.conversations[1]
+    assert moved.conversations[2].value == "pyautogui.click(x=0.4, y=0.5)"
