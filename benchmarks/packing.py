@@ -12,7 +12,7 @@ synthetic grounding data it measures, for
       the same plain forward, padded batches of 2 (4 runs out of memory:
       full-vocabulary fp32 logits);
   (c) grounding packing + sequence packing + the fast step: samples packed
-      into rows of a token budget (``TokenBudgetBatchSampler`` +
+      into rows of a token budget (``TokenBudgetStepSampler`` +
       ``PackedCollator``), per-sample M-RoPE positions, varlen flash
       attention confined to each sample (and to each image in the vision
       tower), compiled decoder layers and vision blocks, cross-entropy on
@@ -82,8 +82,9 @@ from aguvis.packing.flops import H100_BF16_PEAK_FLOPS, ModelShape, StepFlops, mf
 from aguvis.packing.forward import PackedLabelLossModel, compile_blocks, packed_forward
 from aguvis.packing.grounding import pack_queries
 from aguvis.packing.prefetch import prefetch_to_device
-from aguvis.packing.sequence import PackedBatch, PackedCollator, PackingSpec, TokenBudgetBatchSampler
+from aguvis.packing.sequence import PackedBatch, PackedCollator, PackingSpec
 from aguvis.train.collator import Collator
+from aguvis.train.dataset import DataPosition, StepSampler, TokenBudgetStepSampler
 
 # ---------------------------------------------------------------- model shape
 
@@ -414,15 +415,18 @@ def cycle(make: Callable[[int], Iterator[Any]]) -> Iterator[Any]:
 
 
 def make_loader(
-    dataset: GroundingSamples, batch_sampler: Any, collate: Callable[[Any], Any], args: argparse.Namespace
+    dataset: GroundingSamples,
+    batches: Callable[[int], Any],
+    collate: Callable[[Any], Any],
+    args: argparse.Namespace,
 ) -> Iterator[Any]:
+    """Endless batches, epoch after epoch; ``batches(epoch)`` is that epoch's batch sampler."""
+
     def epoch_iter(epoch: int) -> Iterator[Any]:
-        if hasattr(batch_sampler, "set_epoch"):
-            batch_sampler.set_epoch(epoch)
         return iter(
             torch.utils.data.DataLoader(
                 dataset,
-                batch_sampler=batch_sampler,
+                batch_sampler=batches(epoch),
                 collate_fn=collate,
                 num_workers=args.workers,
                 pin_memory=args.device == "cuda",
@@ -432,24 +436,6 @@ def make_loader(
         )
 
     return cycle(epoch_iter)
-
-
-class RandomBatches:
-    """Fixed-size batches in a random order (what a plain trainer does)."""
-
-    def __init__(self, n: int, batch_size: int, seed: int) -> None:
-        self.n, self.batch_size, self.seed, self.epoch = n, batch_size, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self) -> Iterator[list[int]]:
-        order = list(range(self.n))
-        random.Random(self.seed + self.epoch).shuffle(order)
-        return iter([order[i : i + self.batch_size] for i in range(0, self.n - self.batch_size + 1, self.batch_size)])
-
-    def __len__(self) -> int:
-        return self.n // self.batch_size
 
 
 # ---------------------------------------------------------------- the three configurations
@@ -469,7 +455,8 @@ def run_plain(
     device = torch.device(args.device)
     config = model.config
     collate = Collator(pad_token_id=0, image_token_id=config.image_token_id, video_token_id=config.video_token_id)
-    loader = make_loader(dataset, RandomBatches(len(dataset), batch_size, args.seed), collate, args)
+    order = StepSampler(len(dataset), batch_size, grad_accumulation=1, seed=args.seed)  # as the trainer's
+    loader = make_loader(dataset, lambda epoch: list(order.micro_batches(DataPosition(epoch))), collate, args)
     params = [p for p in model.parameters() if p.requires_grad]
 
     def step(batch: dict[str, Any]) -> None:
@@ -513,7 +500,7 @@ def run_packed(
     device = torch.device(args.device)
     spec = PackingSpec.from_config(model.config)
     lengths = [dataset.length(i) for i in range(len(dataset))]
-    sampler = TokenBudgetBatchSampler(lengths, args.token_budget, seed=args.seed)
+    sampler = TokenBudgetStepSampler(lengths, args.token_budget, grad_accumulation=1, seed=args.seed)
     pixel_dtype = torch.bfloat16 if device.type == "cuda" else None
     collate = packed_collator(spec, backend, pixel_dtype)
     works: deque[StepWork] = deque()
@@ -526,7 +513,7 @@ def run_packed(
             )
             yield batch
 
-    loader = prefetch_to_device(counted(make_loader(dataset, sampler, collate, args)), device)
+    loader = prefetch_to_device(counted(make_loader(dataset, sampler.plan, collate, args)), device)
     if args.preload:  # diagnostic: the same batches already on the GPU, cycled (no data loading at all)
         preloaded = [next(loader) for _ in range(args.preload)]
         ready = list(works)
@@ -720,9 +707,10 @@ def profile_packed(
 
     device = torch.device(args.device)
     spec = PackingSpec.from_config(model.config)
-    sampler = TokenBudgetBatchSampler([dataset.length(i) for i in range(len(dataset))], args.token_budget, seed=1)
+    lengths = [dataset.length(i) for i in range(len(dataset))]
+    sampler = TokenBudgetStepSampler(lengths, args.token_budget, grad_accumulation=1, seed=1)
     collate = packed_collator(spec, backend, torch.bfloat16 if device.type == "cuda" else None)
-    batches = [collate([dataset[i] for i in b]) for b in list(sampler)[:3]]
+    batches = [collate([dataset[i] for i in b]) for b in sampler.plan(0)[:3]]
     if device.type == "cuda":
         batches = [b.pin_memory() for b in batches]
     loss_model = PackedLabelLossModel(model, backend)

@@ -321,3 +321,32 @@ def test_a_trainer_trains_on_shifted_copies(grounding_records, tmp_path):
     finally:
         trainer.close()
     assert len(read_metrics(tmp_path / "out" / "metrics.jsonl")) == 2
+
+
+@pytest.mark.timeout(180)
+def test_preloading_many_screens_keeps_few_files_open(grounding_records, record_tokenizer):
+    """Results come back from workers through shared memory, one file descriptor per tensor: the
+    screens' grids must not each stay open (36k screens once ran a GPU machine out of descriptors)."""
+    import os
+    import resource
+
+    from aguvis.train.dataset import load_samples
+    from aguvis.train.preload import ShiftAugment, preload
+
+    samples = load_samples(records=grounding_records, images_root=grounding_records.parent)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    open_now = len(os.listdir("/proc/self/fd"))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (open_now + 150, hard))
+    try:  # 8 x 41 = 328 screens, more than the descriptors left
+        dataset, pool = preload(
+            samples,
+            record_tokenizer,
+            device="cpu",
+            dtype=torch.bfloat16,
+            workers=2,
+            progress=False,
+            augment=ShiftAugment(copies=40, max_shift=0.1),
+        )
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert len(dataset.images.grids) == 328 and pool.shape[0] == 328 * 640

@@ -37,7 +37,6 @@ the unshifted Hugging Face loss of the sample alone.
 from __future__ import annotations
 
 import itertools
-import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, Protocol
@@ -335,7 +334,7 @@ def _vision_inputs(
 @dataclass(frozen=True)
 class PackedCollator:
     """``collate_fn`` for a ``DataLoader`` whose batches are lists of samples
-    (e.g. from :class:`TokenBudgetBatchSampler`); see :func:`pack_batch`."""
+    (e.g. from ``aguvis.train.dataset.TokenBudgetStepSampler``); see :func:`pack_batch`."""
 
     spec: PackingSpec
     row_length: int | None = None
@@ -386,48 +385,3 @@ def plan_token_batches(
             window.extend(itertools.islice(upcoming, 1))
         batches.append(batch)
     return batches
-
-
-class TokenBudgetBatchSampler:
-    """Batch sampler yielding lists of indices whose lengths sum to at most
-    ``token_budget``: every step sees about the same number of tokens, which
-    keeps the GPU's work per step steady and removes padding.
-
-    The order is reshuffled each epoch from ``seed + epoch`` (call
-    :meth:`set_epoch`), so a resumed run sees the same batches.
-    """
-
-    def __init__(
-        self,
-        lengths: Sequence[int],
-        token_budget: int,
-        *,
-        shuffle: bool = True,
-        seed: int = 0,
-        lookahead: int = 64,
-    ) -> None:
-        self.lengths = list(lengths)
-        self.token_budget = token_budget
-        self.shuffle = shuffle
-        self.seed = seed
-        self.lookahead = lookahead
-        self.epoch = 0
-        self._plan: tuple[int, list[list[int]]] | None = None
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def batches(self) -> list[list[int]]:
-        """This epoch's batches (computed once per epoch)."""
-        if self._plan is None or self._plan[0] != self.epoch:
-            order = list(range(len(self.lengths)))
-            if self.shuffle:
-                random.Random(self.seed + self.epoch).shuffle(order)
-            self._plan = (self.epoch, plan_token_batches(self.lengths, self.token_budget, order, self.lookahead))
-        return self._plan[1]
-
-    def __iter__(self) -> Iterator[list[int]]:
-        return iter(self.batches())
-
-    def __len__(self) -> int:
-        return len(self.batches())

@@ -22,11 +22,13 @@ device, so a step's data loading is a few small index tensors.
 
 from __future__ import annotations
 
-import contextlib
+import collections
+import itertools
 import multiprocessing
 import os
 import random
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -154,7 +156,7 @@ def preload(
                 f"screenshots {done}..{stop - 1}: {pixels.shape[0]} patches, expected {offsets[stop] - offsets[done]}"
             )
         pool[offsets[done] : offsets[stop]] = pixels.to(device)
-        grids[done:stop] = chunk_grids
+        grids[done:stop] = [torch.tensor(grid) for grid in chunk_grids]
         done = stop
     table = ImageTable(offsets, grids, [path for path, _, _ in jobs], [shift for _, _, shift in jobs])
     return PreloadedDataset(texts, image_ids, table), pool
@@ -284,7 +286,7 @@ def _length_chunk(start: int, stop: int) -> list[int]:
     return [len(ids) for ids, _, _, _ in _encode_chunk(start, stop)]
 
 
-def _image_chunk(start: int, stop: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
+def _image_chunk(start: int, stop: int) -> tuple[torch.Tensor, list[list[int]]]:
     assert _STATE is not None
     tokenizer, jobs, dtype = _STATE
     pixels, grids = [], []
@@ -298,29 +300,44 @@ def _image_chunk(start: int, stop: int) -> tuple[torch.Tensor, list[torch.Tensor
             raise SampleError(f"screenshot {path}: {err}") from err
         assert values is not None and grid is not None
         pixels.append(values.to(dtype))
-        grids.append(grid[0])
+        grids.append(grid[0].tolist())  # a list: every tensor sent back holds a file descriptor until freed
     return torch.cat(pixels), grids
 
 
 def _parallel(
     fn: Callable[[int, int], R], state: tuple[Any, ...], n: int, workers: int, desc: str, progress: bool
 ) -> Iterator[R]:
-    """``fn(start, stop)`` over chunks of ``range(n)``, in order, in ``workers`` forked processes (0: here)."""
+    """``fn(start, stop)`` over chunks of ``range(n)``, in order, in ``workers`` forked processes (0: here).
+
+    At most ``2 * workers`` chunks are in flight, so results waiting for the
+    parent never pile up; a worker that dies or a result that cannot be
+    received raises here instead of leaving the parent waiting.
+    """
     global _STATE
     bounds = [(i, min(i + CHUNK, n)) for i in range(0, n, CHUNK)]
     _STATE = state
     try:
-        with tqdm(total=n, desc=desc, unit="item", disable=not progress) as bar, contextlib.ExitStack() as stack:
+        with tqdm(total=n, desc=desc, unit="item", disable=not progress) as bar:
             if workers <= 0 or len(bounds) <= 1:
-                results: Iterable[R] = (fn(*b) for b in bounds)
-            else:
-                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-                context = multiprocessing.get_context("fork")
-                pool = stack.enter_context(context.Pool(min(workers, len(bounds)), initializer=_one_thread))
-                results = pool.imap(_star, [(fn, b) for b in bounds])
-            for (start, stop), result in zip(bounds, results, strict=True):
-                bar.update(stop - start)
-                yield result
+                for start, stop in bounds:
+                    result = fn(start, stop)
+                    bar.update(stop - start)
+                    yield result
+                return
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(min(workers, len(bounds)), mp_context=context, initializer=_one_thread) as pool:
+                pending: collections.deque[tuple[int, int, Future[R]]] = collections.deque()
+                upcoming = iter(bounds)
+                for start, stop in itertools.islice(upcoming, 2 * workers):
+                    pending.append((start, stop, pool.submit(fn, start, stop)))
+                while pending:
+                    start, stop, future = pending.popleft()
+                    result = future.result()
+                    for nxt in itertools.islice(upcoming, 1):
+                        pending.append((*nxt, pool.submit(fn, *nxt)))
+                    bar.update(stop - start)
+                    yield result
     finally:
         _STATE = None
 
@@ -337,8 +354,3 @@ def _parallel_indexed(
     """:func:`_parallel` with each chunk's first index."""
     starts = range(0, n, CHUNK)
     yield from zip(starts, _parallel(fn, state, n, workers, desc, progress), strict=True)
-
-
-def _star(task: tuple[Callable[[int, int], R], tuple[int, int]]) -> R:
-    fn, (start, stop) = task
-    return fn(start, stop)
