@@ -197,3 +197,18 @@ def test_decoder_layers_are_sharded_and_the_vision_tower_stays_in_the_root(tiny_
 
     model = build_tiny_model(tiny_tokenizer)
     assert shard_units(model) == list(model.model.language_model.layers)
+
+
+def test_a_fresh_run_in_a_used_folder_exports_its_own_weights(run, tmp_path):
+    """resume: none over an earlier run's checkpoints of the same steps: the export is the new run's."""
+    from transformers import Qwen2VLForConditionalGeneration
+
+    reused = tmp_path / "out"
+    shutil.copytree(run["output"], reused)
+    records = Path(run["config"].data.records)
+    config = tiny_config(records, reused, optim={"lr": 3e-3}, run={"resume": "none", "save_every": 0})
+    final, weights = train(config)
+    exported = Qwen2VLForConditionalGeneration.from_pretrained(final, local_files_only=True).state_dict()
+    assert all(torch.equal(exported[k], weights[k]) for k in exported)
+    assert not all(torch.equal(weights[k], run["weights"][k]) for k in weights)  # it is another model
+    assert sorted(p.name for p in (reused / "checkpoints").iterdir()) == ["step-00000006"]

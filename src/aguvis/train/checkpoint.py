@@ -85,6 +85,15 @@ class Checkpointer:
         found = self.checkpoints()
         return found[-1] if found else None
 
+    def discard_all(self) -> list[Path]:
+        """Delete every checkpoint (rank 0; collective); returns what was there."""
+        found = self.checkpoints()
+        if self.dist.is_main:
+            for path in found:
+                shutil.rmtree(path)
+        self.dist.barrier()
+        return found
+
     def save(
         self,
         model: nn.Module,

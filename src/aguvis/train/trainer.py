@@ -297,9 +297,22 @@ class Trainer:
         return sum(self.sampler.steps_in_epoch(epoch) for epoch in range(self.config.run.epochs))
 
     def resume(self) -> None:
-        """Load the checkpoint ``run.resume`` points at (``auto``: the newest, if any)."""
+        """Load the checkpoint ``run.resume`` points at (``auto``: the newest, if any).
+
+        ``none`` starts afresh and deletes the checkpoints an earlier run left
+        in ``output_dir``: kept, they would be taken for this run's (its final
+        export copies the checkpoint of its last step, and a stale one of the
+        same step would be exported instead of the weights just trained).
+        """
         choice = self.config.run.resume
         if choice == "none":
+            stale = self.checkpointer.discard_all()
+            if stale and self.dist.is_main:
+                logger.warning(
+                    "run.resume is none: deleted %d checkpoint(s) of an earlier run in %s",
+                    len(stale),
+                    self.checkpointer.root,
+                )
             return
         path = self.checkpointer.latest() if choice == "auto" else Path(choice)
         if path is None:
