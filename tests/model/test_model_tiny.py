@@ -67,3 +67,13 @@ def test_forward_with_an_image_gives_logits_over_the_vocabulary(tiny_tokenizer, 
     logits = tiny_model(**image_batch).logits
     assert logits.shape == (1, image_batch["input_ids"].shape[1], len(tiny_tokenizer))
     assert torch.isfinite(logits).all()
+
+
+def test_rope_theta_sets_the_rotary_base_and_changes_the_outputs(tiny_tokenizer, tiny_model, image_batch):
+    model = build_tiny_model(tiny_tokenizer, seed=0, rope_theta=100.0)
+    assert model.config.text_config.rope_parameters["rope_theta"] == 100.0
+    assert tiny_model.config.text_config.rope_parameters["rope_theta"] == TINY_CONFIG.rope_theta == 1_000_000.0
+    with torch.no_grad():
+        a = tiny_model(**image_batch).logits
+        b = model(**image_batch).logits
+    assert not torch.allclose(a, b)  # same weights, other positions
