@@ -60,6 +60,13 @@ def main(argv: list[str] | None = None) -> int:
         "--stage2-cost", type=float, default=1.05, help="a stage-2 step's time over a stage-1 step's (default 1.05)"
     )
     parser.add_argument(
+        "--stage2-overhead",
+        type=float,
+        default=1.3,
+        help="stage 2's fixed cost (start-up, preloading, export) over stage 1's measured one: three reasoning"
+        " levels to tokenise (default 1.3)",
+    )
+    parser.add_argument(
         "--slack", type=float, default=0.15, help="a stage may run this share over its planned time (default 0.15)"
     )
     parser.add_argument(
@@ -101,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         summary["probe"] = {"step_s": step_s, "overhead_s": overhead_s}
 
     model = init
+    # The probe preloads one copy of each screen; a stage with data.augment preloads 1 + copies.
+    overhead_s *= _screen_copies(args, "stage1")
     if args.variant == "full":
         left = args.budget_s - (time.monotonic() - start) - 2 * overhead_s - PACK_SECONDS
         train_s = left * args.stage1_share
@@ -108,7 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         stage1 = _train(
             args, "stage1", init, args.run / "stage1", steps, summary, max_seconds=train_s * (1 + args.slack)
         )
-        step_s = statistics.median(m["step_time_s"] for m in stage1["metrics"]) if stage1["metrics"] else step_s
+        if stage1["metrics"]:
+            step_s = statistics.median(m["step_time_s"] for m in stage1["metrics"])
+            measured = max(stage1["wall_s"] - _training_seconds(stage1["metrics"]), 0.0)
+            overhead_s = measured * args.stage2_overhead
+            summary["stage1"]["overhead_s"] = round(measured, 1)
         model = args.run / "stage1" / "model"
     left = args.budget_s - (time.monotonic() - start) - overhead_s - PACK_SECONDS
     if args.stage2_steps is None:
@@ -187,6 +200,32 @@ def _train(
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / f"{name}-metrics.jsonl").write_text(metrics_file.read_text(encoding="utf-8"), encoding="utf-8")
     return {"wall_s": wall, "metrics": metrics}
+
+
+def _screen_copies(args: argparse.Namespace, stage: str) -> int:
+    """How many copies of each screen a stage preloads: 1, plus ``data.augment.copies`` when augmenting."""
+    config = yaml.safe_load((args.configs / f"{stage}.yaml").read_text(encoding="utf-8")) or {}
+    augment = (config.get("data") or {}).get("augment")
+    for override in args.overrides:
+        key, _, value = override.partition("=")
+        if key.strip() == "data.augment":
+            augment = yaml.safe_load(value)
+        elif key.strip() == "data.augment.copies" and isinstance(augment, dict):
+            augment = {**augment, "copies": yaml.safe_load(value)}
+    if not isinstance(augment, dict):
+        return 1
+    from aguvis.train.config import AugmentConfig
+
+    return 1 + int(augment.get("copies", AugmentConfig.copies))
+
+
+def _training_seconds(metrics: list[dict]) -> float:
+    """Seconds spent in optimizer steps: each logged row's mean step time times the steps it covers."""
+    total, previous = 0.0, 0
+    for row in metrics:
+        total += row["step_time_s"] * (row["step"] - previous)
+        previous = row["step"]
+    return total
 
 
 def _run(command: list[str], summary: dict, name: str) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 # Order here is the order in `aguvis --help`.
@@ -44,7 +45,19 @@ def _version() -> str:
     return __version__
 
 
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM (``kill``, a job scheduler's time limit) into ``SystemExit(143)``, so that
+    ``finally`` blocks and context managers run: browsers, worker pools and temporary files are
+    closed instead of being left behind by a process that simply vanished."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
+    exit_on_sigterm()
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import io
 import tarfile
@@ -31,3 +32,22 @@ def test_the_model_is_split_into_parts_that_concatenate_back_into_the_folder(tmp
     joined = b"".join((tmp_path / "out" / p).read_bytes() for p in parts)
     with tarfile.open(fileobj=io.BytesIO(joined)) as tar:
         assert tar.extractfile("model/model.safetensors").read() == weights
+
+
+def test_the_fixed_cost_estimate_counts_the_augmented_copies_a_stage_preloads(tmp_path):
+    loop = load_script()
+    (tmp_path / "stage1.yaml").write_text("data:\n  augment:\n    copies: 3\n")
+    (tmp_path / "stage2.yaml").write_text("data:\n  augment: {}\n")
+    args = argparse.Namespace(configs=tmp_path, overrides=[])
+    assert loop._screen_copies(args, "stage1") == 4
+    assert loop._screen_copies(args, "stage2") == 4  # AugmentConfig's default of 3 copies
+    args.overrides = ["data.augment.copies=1"]
+    assert loop._screen_copies(args, "stage1") == 2
+    args.overrides = ["data.augment=null"]
+    assert loop._screen_copies(args, "stage1") == 1
+
+
+def test_training_seconds_weight_each_logged_step_time_by_the_steps_it_covers():
+    loop = load_script()
+    rows = [{"step": 20, "step_time_s": 0.1}, {"step": 40, "step_time_s": 0.2}, {"step": 45, "step_time_s": 0.4}]
+    assert abs(loop._training_seconds(rows) - (2.0 + 4.0 + 2.0)) < 1e-9
