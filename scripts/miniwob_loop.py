@@ -204,19 +204,10 @@ def _train(
 
 def _screen_copies(args: argparse.Namespace, stage: str) -> int:
     """How many copies of each screen a stage preloads: 1, plus ``data.augment.copies`` when augmenting."""
-    config = yaml.safe_load((args.configs / f"{stage}.yaml").read_text(encoding="utf-8")) or {}
-    augment = (config.get("data") or {}).get("augment")
-    for override in args.overrides:
-        key, _, value = override.partition("=")
-        if key.strip() == "data.augment":
-            augment = yaml.safe_load(value)
-        elif key.strip() == "data.augment.copies" and isinstance(augment, dict):
-            augment = {**augment, "copies": yaml.safe_load(value)}
-    if not isinstance(augment, dict):
-        return 1
-    from aguvis.train.config import AugmentConfig
+    from aguvis.train.config import load_config
 
-    return 1 + int(augment.get("copies", AugmentConfig.copies))
+    augment = load_config(args.configs / f"{stage}.yaml", args.overrides).data.augment
+    return 1 + augment.copies if augment is not None else 1
 
 
 def _training_seconds(metrics: list[dict]) -> float:

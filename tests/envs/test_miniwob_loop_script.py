@@ -36,8 +36,9 @@ def test_the_model_is_split_into_parts_that_concatenate_back_into_the_folder(tmp
 
 def test_the_fixed_cost_estimate_counts_the_augmented_copies_a_stage_preloads(tmp_path):
     loop = load_script()
-    (tmp_path / "stage1.yaml").write_text("data:\n  augment:\n    copies: 3\n")
-    (tmp_path / "stage2.yaml").write_text("data:\n  augment: {}\n")
+    data = "data:\n  mixture: m.yaml\n  packing: {token_budget: 8192}\n  preload: true\n"
+    (tmp_path / "stage1.yaml").write_text(data + "  augment:\n    copies: 3\n")
+    (tmp_path / "stage2.yaml").write_text(data + "  augment: {}\n")
     args = argparse.Namespace(configs=tmp_path, overrides=[])
     assert loop._screen_copies(args, "stage1") == 4
     assert loop._screen_copies(args, "stage2") == 4  # AugmentConfig's default of 3 copies
