@@ -97,3 +97,38 @@ def test_a_monologue_turn_without_coordinates_is_kept_as_it_is():
     moved = shift_record(record, 0.1, 0.1)
     assert moved.conversations[1] == record.conversations[1]
     assert moved.conversations[2].value == "pyautogui.click(x=0.4, y=0.5)"
+
+
+def referring_record():
+    return Record(
+        ["s.png"],
+        [
+            Turn("human", "<image>What is at (x=0.3, y=0.4)?"),
+            Turn("gpt", "button 'OK'", recipient="all"),
+            Turn("human", "What is at (x=0.6, y=0.25)?"),
+            Turn("gpt", "text 'two words'", recipient="all"),
+        ],
+        extra={"bbox": [[0.2, 0.3, 0.4, 0.5], [0.5, 0.2, 0.7, 0.3]], "query_points": [[0.3, 0.4], [0.6, 0.25]]},
+    )
+
+
+def test_points_a_question_asks_about_move_with_the_screen():
+    moved = shift_record(referring_record(), 0.1, -0.05)
+    assert [t.value for t in moved.conversations] == [
+        "<image>What is at (x=0.4, y=0.35)?", "button 'OK'", "What is at (x=0.7, y=0.2)?", "text 'two words'",
+    ]
+    assert moved.extra["query_points"] == [[0.4, 0.35], [0.7, 0.2]]
+    assert moved.extra["bbox"] == [[0.3, 0.25, 0.5, 0.45], [0.6, 0.15, 0.8, 0.25]]
+    assert record_extent(referring_record()) is not None
+
+
+def test_query_points_bound_the_shift_and_must_be_written_in_their_turns():
+    record = referring_record()
+    record.extra["query_points"][1] = [0.95, 0.25]
+    record.conversations[2] = Turn("human", "What is at (x=0.95, y=0.25)?")
+    assert record_extent(record).x1 == 0.95  # so no drawn shift moves the point off the screen
+    with pytest.raises(ShiftError, match="leaves the screen"):
+        shift_record(record, 0.1, 0.0)
+    record.conversations[2] = Turn("human", "What is here?")
+    with pytest.raises(ShiftError, match="query point 1"):
+        record_extent(record)

@@ -56,3 +56,14 @@ def test_the_limit_caps_the_number_of_queries(element):
 def test_the_same_seed_gives_the_same_queries(element):
     page = Page(tuple(element(i, "button", f"b{i}", box=(2, 52 + 15 * i, 40, 12)) for i in range(8)))
     assert grounding_queries(page, FRAME, random.Random(5)) == grounding_queries(page, FRAME, random.Random(5))
+
+
+def test_a_query_keeps_the_words_its_element_shows(element):
+    page = Page(
+        (
+            element(0, "button", "okay", box=(2, 60, 44, 21)),
+            element(1, "input", input_type="text", box=(5, 100, 128, 21)),
+        )
+    )
+    shown = {q.role: q.text for q in grounding_queries(page, FRAME, random.Random(0))}
+    assert shown == {"button": "okay", "textbox": ""}  # an unlabelled field shows no words

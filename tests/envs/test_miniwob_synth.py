@@ -6,7 +6,9 @@ import json
 
 import pytest
 
+from aguvis.actions import parse
 from aguvis.data import load_mixture, read_records, validate_file
+from aguvis.data.augment import point_text, shift_record
 from aguvis.envs.miniwob.synth import SynthSettings, synthesise, trajectory_path
 
 
@@ -26,7 +28,7 @@ def test_every_won_episode_is_kept_with_one_screenshot_per_step(made):
 
 def test_the_record_files_are_valid_aguvis_records(made):
     out, _ = made
-    for name in ("stage1.jsonl", "stage2-l1.jsonl", "stage2-l2.jsonl", "stage2-l3.jsonl"):
+    for name in ("stage1.jsonl", "stage1-referring.jsonl", "stage2-l1.jsonl", "stage2-l2.jsonl", "stage2-l3.jsonl"):
         assert list(validate_file(out / name)) == [], name
 
 
@@ -36,6 +38,20 @@ def test_stage_one_packs_the_queries_of_one_screen_into_one_conversation(made):
     humans = [t.value for t in record.conversations if t.role == "human"]
     assert humans[0].startswith("<image>") and not any(h.startswith("<image>") for h in humans[1:])
     assert len(record.extra["bbox"]) == len(humans) == 2
+
+
+def test_referring_records_ask_what_is_at_each_grounded_point(made):
+    out, _ = made
+    grounding, referring = next(read_records(out / "stage1.jsonl")), next(read_records(out / "stage1-referring.jsonl"))
+    clicks = [parse(t.value)[0].args for t in grounding.conversations if t.role == "gpt"]
+    assert [t.value for t in referring.conversations] == [
+        f"<image>What is at {point_text(clicks[0]['x'], clicks[0]['y'])}?", "button 'no'",
+        f"What is at {point_text(clicks[1]['x'], clicks[1]['y'])}?", "button 'yes'",
+    ]
+    assert [t.recipient for t in referring.conversations if t.role == "gpt"] == ["all", "all"]
+    assert referring.extra["query_points"] == [[c["x"], c["y"]] for c in clicks]
+    moved = shift_record(referring, 0.01, 0.0)  # the questions move with the screen
+    assert moved.conversations[0].value == f"<image>What is at {point_text(clicks[0]['x'] + 0.01, clicks[0]['y'])}?"
 
 
 def test_stage_two_has_one_record_per_step_and_level_with_the_episodes_goal(made):

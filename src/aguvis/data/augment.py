@@ -10,9 +10,12 @@ every target point and box of the record stays on the screen.
 
 What moves: the coordinates of every action in the assistant's ``gpt``
 turns (``x``/``y`` pairs and points such as ``from_coord``, per
-:data:`aguvis.actions.SPECS`) and the record's ``bbox`` field (one
-``[x1, y1, x2, y2]`` box or a list of them). What does not: the user's
-turns, whose "Previous actions" refer to earlier screens. A turn that holds
+:data:`aguvis.actions.SPECS`), the record's ``bbox`` field (one
+``[x1, y1, x2, y2]`` box or a list of them) and its ``query_points``: points
+on this screen that the user asks about (referring questions, "what is at
+(x=0.4031, y=0.5357)?"), the ``i``-th written as :func:`point_text` in the
+``i``-th human turn. What does not: any other text of the user's turns, whose
+"Previous actions" refer to earlier screens. A turn that holds
 prose around its code cannot be rewritten safely, and a record with more
 than one image is ambiguous: :func:`shift_record` refuses both
 (:class:`ShiftError`), and such records get no shifted copy.
@@ -30,6 +33,7 @@ from PIL import Image
 
 from aguvis.actions import ActionParseError, format_actions, parse
 from aguvis.actions.action import Action
+from aguvis.actions.formatting import format_value
 from aguvis.data.records import Record, Turn
 
 
@@ -57,14 +61,20 @@ class Extent:
         return Extent(min(self.x0, other.x0), min(self.y0, other.y0), max(self.x1, other.x1), max(self.y1, other.y1))
 
 
+def point_text(x: float, y: float) -> str:
+    """How a question writes a point of the screen: ``(x=0.4031, y=0.5357)``, the numbers as in actions."""
+    return f"(x={format_value(float(x))}, y={format_value(float(y))})"
+
+
 def record_extent(record: Record) -> Extent | None:
-    """Where the record's actions and boxes reach; ``None`` when it has no coordinates.
+    """Where the record's actions, boxes and query points reach; ``None`` when it has no coordinates.
 
     Raises :class:`ShiftError` for a record that :func:`shift_record` would refuse.
     """
     _check_shiftable(record)
     points = [p for turn in record.conversations if turn.role == "gpt" for p in _turn_points(turn)]
     points += [p for box in _boxes(record.extra.get("bbox")) for p in ((box[0], box[1]), (box[2], box[3]))]
+    points += _query_points(record)
     return Extent.of(points)
 
 
@@ -112,12 +122,39 @@ def shift_record(record: Record, dx: float, dy: float) -> Record:
     extra = dict(record.extra)
     if "bbox" in extra:
         extra["bbox"] = _shift_boxes(extra["bbox"], dx, dy)
+    if "query_points" in extra:
+        moved = [(_moved(x, dx), _moved(y, dy)) for x, y in _query_points(record)]
+        humans = iter(i for i, turn in enumerate(turns) if turn.role == "human")
+        for (x, y), (new_x, new_y) in zip(_query_points(record), moved, strict=True):
+            index = next(humans)
+            text = turns[index].value.replace(point_text(x, y), point_text(new_x, new_y), 1)
+            turns[index] = dataclasses.replace(turns[index], value=text)
+        extra["query_points"] = [list(p) for p in moved]
     return Record(images=list(record.images), conversations=turns, extra=extra)
 
 
 def _check_shiftable(record: Record) -> None:
     if len(record.images) != 1:
         raise ShiftError(f"a record with {len(record.images)} images has no single screen to shift")
+    _query_points(record)
+
+
+def _query_points(record: Record) -> list[tuple[float, float]]:
+    """``extra["query_points"]``, each checked to be written in its human turn."""
+    value = record.extra.get("query_points")
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(v, (int, float)) for v in p) for p in value
+    ):
+        raise ShiftError(f"query_points {value!r} is not a list of [x, y] points")
+    humans = [turn.value for turn in record.conversations if turn.role == "human"]
+    if len(value) > len(humans):
+        raise ShiftError(f"{len(value)} query_points for {len(humans)} human turns")
+    for i, ((x, y), text) in enumerate(zip(value, humans[: len(value)], strict=True)):
+        if point_text(x, y) not in text:
+            raise ShiftError(f"query point {i} {point_text(x, y)} is not written in human turn {i}")
+    return [(float(x), float(y)) for x, y in value]
 
 
 def _actions(turn: Turn) -> list[Action]:

@@ -5,6 +5,11 @@ a user could point at becomes an instruction (its text, its role, its label,
 its position among its kind) paired with a click at the centre of its visible
 part and its box. Two elements that would get the same description (two
 'okay' buttons) are both left out: the query would have two right answers.
+
+Each query also keeps the words the element shows (its text or label), for
+the referring direction of the same recipe (a point -> what is there), which
+supervises reading every visible word rather than only the coordinate digits
+of the grounding answers.
 """
 
 from __future__ import annotations
@@ -21,20 +26,36 @@ _MAX_TEXT_WORDS = 3
 
 @dataclass(frozen=True)
 class GroundingQuery:
-    """One instruction and where it points: ``point`` to click and ``box`` of the target, both normalised."""
+    """One instruction and where it points: ``point`` to click and ``box`` of the target, both normalised;
+    ``text`` is what the element shows (its text or label; empty when it shows none, e.g. an
+    unlabelled text field found by its position)."""
 
     instruction: str
     point: tuple[float, float]
     box: Box
     role: str
+    text: str = ""
 
 
-def descriptions(page: Page, element: Element) -> tuple[str, list[str]] | None:
-    """``(identity, phrasings)`` of an element worth a query, else None.
+def descriptions(page: Page, element: Element) -> tuple[str, list[str], str] | None:
+    """``(identity, phrasings, text)`` of an element worth a query, else None.
 
     ``identity`` is what the phrasings say about the element (role and text);
-    elements sharing it are ambiguous.
+    elements sharing it are ambiguous. ``text`` is the words it shows.
     """
+    described = _describe(page, element)
+    if described is None:
+        return None
+    identity, phrasings = described
+    role, _, words = identity.partition(":")
+    return identity, phrasings, words if role in _SHOWN_TEXT_ROLES else ""
+
+
+# Roles whose identity's words are on screen, on the element or as its label.
+_SHOWN_TEXT_ROLES = frozenset({"button", "link", "tab", "checkbox", "radio", "textbox", "text"})
+
+
+def _describe(page: Page, element: Element) -> tuple[str, list[str]] | None:
     role = element.role
     if role == "button" and "ui-dialog-titlebar-close" in element.classes:
         return "close", ["Click the close button of the dialog", "Close the dialog", "x"]
@@ -73,20 +94,20 @@ def grounding_queries(
     page: Page, frame: TaskFrame, rng: random.Random, limit: int | None = None
 ) -> list[GroundingQuery]:
     """Queries for the visible elements of ``page``, unambiguous ones only, shuffled, at most ``limit``."""
-    found: dict[str, list[tuple[Element, list[str]]]] = {}
+    found: dict[str, list[tuple[Element, list[str], str]]] = {}
     for element in page.find():
         described = descriptions(page, element)
         if described is not None:
-            identity, phrasings = described
-            found.setdefault(identity, []).append((element, phrasings))
+            identity, phrasings, text = described
+            found.setdefault(identity, []).append((element, phrasings, text))
     queries = []
     for matches in found.values():
         if len(matches) != 1:
             continue
-        element, phrasings = matches[0]
+        element, phrasings, text = matches[0]
         box = element.normalised_box(frame)
         if box is None:
             continue
-        queries.append(GroundingQuery(rng.choice(phrasings), element.click_point(frame), box, element.role))
+        queries.append(GroundingQuery(rng.choice(phrasings), element.click_point(frame), box, element.role, text))
     rng.shuffle(queries)
     return queries if limit is None else queries[:limit]

@@ -8,6 +8,7 @@ episodes are kept. Per task, the episodes land in ``trajectories/<task>.json``
 skips finished tasks). From the trajectories, :func:`build_records` writes::
 
     <out>/stage1.jsonl        one record per screen: grounding queries on it, packed
+    <out>/stage1-referring.jsonl  one record per screen: "what is at this point?" for its elements that show text
     <out>/stage2-l1.jsonl     one record per step, action only
     <out>/stage2-l2.jsonl     one record per step, low-level instruction + action
     <out>/stage2-l3.jsonl     one record per step, observation + thought + instruction + action
@@ -36,6 +37,7 @@ from typing import Any
 from tqdm import tqdm
 
 from aguvis.actions import Action, format_action, parse
+from aguvis.data.augment import point_text
 from aguvis.data.records import Record, Turn, write_records
 from aguvis.envs.miniwob.atomic import write_text
 from aguvis.envs.miniwob.experts import EXPERTS, ExpertError, ExpertStep
@@ -45,7 +47,7 @@ from aguvis.envs.miniwob.images import PALETTE_COLOURS, save_png
 from aguvis.envs.miniwob.monologue import LEVELS, describe_page, history_entry, step_turns
 from aguvis.envs.miniwob.tasks import EVAL_SEED_START, TASKS
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: grounding queries keep the element's text (referring records)
 SOURCE = "miniwob"
 
 
@@ -104,7 +106,7 @@ class Episode:
 
 
 def _query_from_json(obj: dict[str, Any]) -> GroundingQuery:
-    return GroundingQuery(obj["instruction"], tuple(obj["point"]), tuple(obj["box"]), obj["role"])
+    return GroundingQuery(obj["instruction"], tuple(obj["point"]), tuple(obj["box"]), obj["role"], obj["text"])
 
 
 @dataclass
@@ -251,6 +253,33 @@ def grounding_record(episode: Episode, step_index: int, frame: TaskFrame) -> Rec
     return Record(images=[step.image], conversations=turns, extra=extra)
 
 
+def referring_record(episode: Episode, step_index: int, frame: TaskFrame) -> Record | None:
+    """The stage-1 referring record of one screen: for each queried element that shows text, its
+    click point as the question and its role and text as the answer (None when there is none).
+
+    A record of its own, not turns of the grounding record: there, the answer to "Click the
+    'Cancel' button" could be copied from an earlier "what is at (x, y)?" -> "button 'Cancel'".
+    """
+    step = episode.steps[step_index]
+    shown = [q for q in step.queries if q.text]
+    if not shown:
+        return None
+    turns = []
+    for i, query in enumerate(shown):
+        turns.append(Turn("human", ("<image>" if i == 0 else "") + f"What is at {point_text(*query.point)}?"))
+        turns.append(Turn("gpt", f"{query.role} '{query.text}'", recipient="all", end_turn=True))
+    extra = {
+        "source": SOURCE,
+        "task": episode.task,
+        "episode_id": f"{episode.task}/{episode.seed}",
+        "step_id": step_index,
+        "image_size": list(frame.image_size),
+        "bbox": [list(q.box) for q in shown],
+        "query_points": [list(q.point) for q in shown],  # moved with the screen by data.augment
+    }
+    return Record(images=[step.image], conversations=turns, extra=extra)
+
+
 def planning_records(episode: Episode, level: str) -> Iterator[Record]:
     """The stage-2 records of an episode at one reasoning level, one per step."""
     previous: list[str] = []
@@ -284,9 +313,11 @@ def build_records(out: Path, results: Sequence[TaskResult], settings: SynthSetti
     screens = [(e, i) for e in episodes for i in range(len(e.steps))]
     grounding = [r for r in (grounding_record(e, i, frame) for e, i in screens) if r is not None]
     write_records(out / "stage1.jsonl", grounding)
+    referring = [r for r in (referring_record(e, i, frame) for e, i in screens) if r is not None]
+    write_records(out / "stage1-referring.jsonl", referring)
     for level in LEVELS:
         write_records(out / f"stage2-{level}.jsonl", (r for e in episodes for r in planning_records(e, level)))
-    _write_mixture(out / "stage1.yaml", ["stage1.jsonl"])
+    _write_mixture(out / "stage1.yaml", ["stage1.jsonl", "stage1-referring.jsonl"])
     _write_mixture(out / "stage2.yaml", [f"stage2-{level}.jsonl" for level in LEVELS])
     image_bytes = sum((out / e.steps[i].image).stat().st_size for e, i in screens)
     manifest = {
@@ -304,6 +335,8 @@ def build_records(out: Path, results: Sequence[TaskResult], settings: SynthSetti
         "screens": len(screens),
         "stage1_records": len(grounding),
         "grounding_queries": sum(len(r.conversations) // 2 for r in grounding),
+        "referring_records": len(referring),
+        "referring_queries": sum(len(r.conversations) // 2 for r in referring),
         "stage2_records_per_level": sum(len(e.steps) for e in episodes),
         "image_bytes": image_bytes,
     }
