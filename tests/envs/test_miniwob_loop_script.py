@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import io
 import tarfile
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "miniwob_loop.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("miniwob_loop", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.fixtures_scripts import load_script
 
 
 def test_the_model_is_split_into_parts_that_concatenate_back_into_the_folder(tmp_path, monkeypatch):
-    loop = load_script()
+    loop = load_script("miniwob_loop")
     monkeypatch.setattr(loop, "PART_BYTES", 4096)
     model = tmp_path / "model"
     model.mkdir()
@@ -35,7 +26,7 @@ def test_the_model_is_split_into_parts_that_concatenate_back_into_the_folder(tmp
 
 
 def test_the_fixed_cost_estimate_counts_the_augmented_copies_a_stage_preloads(tmp_path):
-    loop = load_script()
+    loop = load_script("miniwob_loop")
     data = "data:\n  mixture: m.yaml\n  packing: {token_budget: 8192}\n  preload: true\n"
     (tmp_path / "stage1.yaml").write_text(data + "  augment:\n    copies: 3\n")
     (tmp_path / "stage2.yaml").write_text(data + "  augment: {}\n")
@@ -49,6 +40,6 @@ def test_the_fixed_cost_estimate_counts_the_augmented_copies_a_stage_preloads(tm
 
 
 def test_training_seconds_weight_each_logged_step_time_by_the_steps_it_covers():
-    loop = load_script()
+    loop = load_script("miniwob_loop")
     rows = [{"step": 20, "step_time_s": 0.1}, {"step": 40, "step_time_s": 0.2}, {"step": 45, "step_time_s": 0.4}]
     assert abs(loop._training_seconds(rows) - (2.0 + 4.0 + 2.0)) < 1e-9

@@ -25,7 +25,8 @@ def register_synth(data_subparsers: argparse._SubParsersAction) -> None:
         "miniwob",
         help="stage-1 grounding and stage-2 trajectory records from MiniWoB++ with scripted experts",
         description="Play each task's seeds with its scripted expert in a headless Chromium, keep the won "
-        "episodes, and write OUTPUT/stage1.jsonl (grounding queries per screen), OUTPUT/stage2-l1/l2/l3.jsonl "
+        "episodes, and write OUTPUT/stage1.jsonl (grounding queries per screen), OUTPUT/stage1-referring.jsonl "
+        "(what is at each queried point), OUTPUT/stage2-l1/l2/l3.jsonl "
         "(trajectory steps at three levels of inner monologue), mixtures, a manifest and the screenshots. "
         "A rerun skips tasks already done with the same settings.",
     )

@@ -1,0 +1,188 @@
+"""Stage-1 recipe variants for the MiniWoB++ model, side by side, in one GPU call.
+
+Each variant trains stage 1 from the same random model for the same number
+of optimizer steps (the same token budget per step) and is then probed,
+teacher-forced, on held-out screens (seeds the training data never used) and
+on a sample of its training screens:
+
+- grounding: a query's answer tokens, each predicted given the true ones
+  before it, read back as a click; a hit when the click lies in the target's
+  box (exact-match rate of the answer text too);
+- referring: the share of "what is at (x, y)?" answers predicted exactly.
+
+Teacher forcing differs from free generation only after a first wrong
+token, which already makes the answer wrong or the click a miss, so the
+rates rank variants as generation would, in a second per variant.
+
+    python scripts/miniwob_stage1_sweep.py --data runs/miniwob/data --heldout runs/miniwob/heldout \\
+        --out "$OUT" --steps 600 --variant grounding --variant referring
+
+Results go to ``OUT/sweep.json`` after every variant (a timed-out call keeps
+what finished).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+
+# name -> (record files of the stage-1 mixture, config overrides, model shape overrides)
+VARIANTS: dict[str, tuple[list[str], list[str], dict]] = {
+    "grounding": (["stage1.jsonl"], [], {}),
+    "referring": (["stage1.jsonl", "stage1-referring.jsonl"], [], {}),
+    "frozen-vision": (["stage1.jsonl"], ["freeze_vision=true"], {}),
+    "lr-3e-4": (["stage1.jsonl"], ["optim.lr=3.0e-4"], {}),
+    "lr-3e-3": (["stage1.jsonl"], ["optim.lr=3.0e-3"], {}),
+    "wide": (["stage1.jsonl"], [], {"hidden_size": 512, "num_attention_heads": 8, "intermediate_size": 1408,
+                                    "vision_embed_dim": 384, "vision_num_heads": 6}),
+    "wide-referring": (["stage1.jsonl", "stage1-referring.jsonl"], [],
+                       {"hidden_size": 512, "num_attention_heads": 8, "intermediate_size": 1408,
+                        "vision_embed_dim": 384, "vision_num_heads": 6}),
+}
+_POINT = re.compile(r"x=(-?\d+(?:\.\d+)?),\s*y=(-?\d+(?:\.\d+)?)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=Path("runs/miniwob/data"), help="the training data set")
+    parser.add_argument("--heldout", type=Path, required=True, help="a data set of held-out seeds")
+    parser.add_argument("--run", type=Path, default=Path("runs/miniwob/sweep"), help="folder for the models")
+    parser.add_argument("--out", type=Path, required=True, help="folder for sweep.json")
+    parser.add_argument("--configs", type=Path, default=Path("configs/miniwob"), help="model.yaml, stage1.yaml")
+    parser.add_argument("--variant", action="append", choices=sorted(VARIANTS), required=True)
+    parser.add_argument("--steps", type=int, default=600, help="stage-1 optimizer steps per variant")
+    parser.add_argument("--train-probe", type=int, default=300, help="training screens to probe (default 300)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override for every variant")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    results: dict = {"steps": args.steps, "variants": {}}
+    for name in args.variant:
+        files, overrides, shape = VARIANTS[name]
+        start = time.monotonic()
+        folder = args.run / name
+        model_yaml = folder / "model.yaml"
+        folder.mkdir(parents=True, exist_ok=True)
+        spec = yaml.safe_load((args.configs / "model.yaml").read_text(encoding="utf-8"))
+        spec["shape"] = {**spec["shape"], **shape}
+        model_yaml.write_text(yaml.safe_dump(spec), encoding="utf-8")
+        _run([sys.executable, "scripts/miniwob_init_model.py", "--config", str(model_yaml),
+              "--output", str(folder / "init")])
+        mixture = args.data / f"sweep-{name}.yaml"
+        mixture.write_text(yaml.safe_dump({"datasets": [
+            {"json_path": f, "images_folder": ".", "sampling_strategy": "all"} for f in files]}), encoding="utf-8")
+        command = [sys.executable, "-m", "aguvis.cli", "train", "--config", str(args.configs / "stage1.yaml"),
+                   "--set", f"model.path={folder / 'init'}", "--set", f"data.mixture={mixture}",
+                   "--set", f"run.output_dir={folder / 'train'}", "--set", f"run.max_steps={args.steps}",
+                   "--set", "run.resume=none", "--set", "data.augment=null"]
+        for override in overrides + args.overrides:
+            command += ["--set", override]
+        _run(command)
+        trained = time.monotonic() - start
+        metrics = [json.loads(x) for x in (folder / "train" / "metrics.jsonl").read_text().splitlines() if x]
+        model_dir = folder / "train" / "model"
+        report = {
+            "files": files, "overrides": overrides, "shape": shape, "train_s": round(trained, 1),
+            "final_loss": metrics[-1]["loss"] if metrics else None,
+            "heldout": probe(model_dir, args.heldout, None),
+            "train": probe(model_dir, args.data, args.train_probe),
+        }
+        results["variants"][name] = report
+        (args.out / "sweep.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        print(json.dumps({name: {k: report[k] for k in ("train_s", "final_loss")} | {
+            "heldout": report["heldout"]["summary"], "train": report["train"]["summary"]}}), flush=True)
+    return 0
+
+
+def probe(model_dir: Path, data: Path, sample: int | None) -> dict:
+    """Teacher-forced grounding hit rate and referring exact match on ``data``'s stage-1 records."""
+    import torch
+
+    from aguvis.chat.tokenize import RecordTokenizer
+    from aguvis.data.records import read_records
+    from aguvis.eval.boxes import Box
+    from aguvis.model.load import load_model
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    loaded = load_model(model_dir, dtype=torch.float32, device=device)
+    tokens = RecordTokenizer(loaded.tokenizer, loaded.image_processor, max_length=4096)
+    counts: dict = defaultdict(lambda: [0, 0])
+    for kind, name in (("grounding", "stage1.jsonl"), ("referring", "stage1-referring.jsonl")):
+        if not (data / name).is_file():
+            continue
+        records = list(read_records(data / name))
+        if sample is not None and len(records) > sample:
+            records = random.Random(0).sample(records, sample)
+        for record in records:
+            tok = tokens(record, data)
+            ids = tok.input_ids[None].to(device)
+            with torch.inference_mode():
+                logits = loaded.model(
+                    input_ids=ids,
+                    mm_token_type_ids=(ids == loaded.model.config.image_token_id).int(),
+                    pixel_values=tok.pixel_values.to(device),
+                    image_grid_thw=tok.image_grid_thw.to(device),
+                ).logits[0]
+            predicted = logits[:-1].argmax(-1).cpu()
+            labels = tok.labels[1:]
+            spans = _spans(labels)
+            answers = [t for t in record.conversations if t.role == "gpt"]
+            if len(spans) != len(answers):
+                raise RuntimeError(f"{len(spans)} label spans for {len(answers)} answers in {record.images}")
+            for i, (lo, hi) in enumerate(spans):
+                exact = bool(torch.equal(predicted[lo:hi], labels[lo:hi]))
+                task = record.extra.get("task", "?")
+                if kind == "grounding":
+                    text = loaded.tokenizer.decode(predicted[lo:hi])
+                    match = _POINT.search(text)
+                    hit = bool(match) and Box(*record.extra["bbox"][i]).contains(
+                        (float(match.group(1)), float(match.group(2))))
+                    _add(counts, ("grounding-hit", task), hit)
+                    _add(counts, ("grounding-exact", task), exact)
+                else:
+                    _add(counts, ("referring-exact", task), exact)
+    table: dict = defaultdict(dict)
+    for (metric, task), (good, total) in sorted(counts.items()):
+        table[metric][task] = round(good / total, 3)
+    summary = {}
+    for metric in table:
+        good = sum(g for (m, _), (g, _t) in counts.items() if m == metric)
+        total = sum(t for (m, _), (_g, t) in counts.items() if m == metric)
+        summary[metric] = round(good / total, 3)
+    return {"summary": summary, "per_task": dict(table)}
+
+
+def _add(counts: dict, key: tuple[str, str], ok: bool) -> None:
+    counts[key][0] += int(ok)
+    counts[key][1] += 1
+
+
+def _spans(labels) -> list[tuple[int, int]]:
+    """Contiguous runs of supervised positions: one per assistant message."""
+    spans, start = [], None
+    values = labels.tolist()
+    for i, v in enumerate(values + [-100]):
+        if v != -100 and start is None:
+            start = i
+        elif v == -100 and start is not None:
+            spans.append((start, i))
+            start = None
+    return spans
+
+
+def _run(command: list[str]) -> None:
+    print("+ " + " ".join(command), flush=True)
+    subprocess.run(command, check=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
