@@ -89,12 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         _run(command)
         trained = time.monotonic() - start
         metrics = [json.loads(x) for x in (folder / "train" / "metrics.jsonl").read_text().splitlines() if x]
-        model_dir = folder / "train" / "model"
+        loaded = _load(folder / "train" / "model")
         report = {
             "files": files, "overrides": overrides, "shape": shape, "train_s": round(trained, 1),
             "final_loss": metrics[-1]["loss"] if metrics else None,
-            "heldout": probe(model_dir, args.heldout, None),
-            "train": probe(model_dir, args.data, args.train_probe),
+            "heldout": probe(loaded, args.heldout, None),
+            "train": probe(loaded, args.data, args.train_probe),
         }
         results["variants"][name] = report
         (args.out / "sweep.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
@@ -103,17 +103,25 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def probe(model_dir: Path, data: Path, sample: int | None) -> dict:
-    """Teacher-forced grounding hit rate and referring exact match on ``data``'s stage-1 records."""
+def _load(model_dir: Path):
+    """The trained model in fp32, on the GPU when there is one."""
+    import torch
+
+    from aguvis.model.load import load_model
+
+    return load_model(model_dir, dtype=torch.float32, device="cuda" if torch.cuda.is_available() else "cpu")
+
+
+def probe(loaded, data: Path, sample: int | None) -> dict:
+    """Teacher-forced grounding hit rate and referring exact match of ``loaded`` (an
+    ``aguvis.model.load.Loaded``) on ``data``'s stage-1 records, ``sample`` of each file at most."""
     import torch
 
     from aguvis.chat.tokenize import RecordTokenizer
     from aguvis.data.records import read_records
     from aguvis.eval.boxes import Box
-    from aguvis.model.load import load_model
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    loaded = load_model(model_dir, dtype=torch.float32, device=device)
+    device = next(loaded.model.parameters(), torch.empty(0)).device
     tokens = RecordTokenizer(loaded.tokenizer, loaded.image_processor, max_length=4096)
     counts: dict = defaultdict(lambda: [0, 0])
     for kind, name in (("grounding", "stage1.jsonl"), ("referring", "stage1-referring.jsonl")):

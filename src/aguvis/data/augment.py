@@ -122,21 +122,22 @@ def shift_record(record: Record, dx: float, dy: float) -> Record:
     extra = dict(record.extra)
     if "bbox" in extra:
         extra["bbox"] = _shift_boxes(extra["bbox"], dx, dy)
-    if "query_points" in extra:
-        moved = [(_moved(x, dx), _moved(y, dy)) for x, y in _query_points(record)]
-        humans = iter(i for i, turn in enumerate(turns) if turn.role == "human")
-        for (x, y), (new_x, new_y) in zip(_query_points(record), moved, strict=True):
-            index = next(humans)
-            text = turns[index].value.replace(point_text(x, y), point_text(new_x, new_y), 1)
+    points = _query_points(record)
+    if points:
+        humans = [i for i, turn in enumerate(turns) if turn.role == "human"]
+        moved = []
+        for index, (x, y) in zip(humans, points, strict=False):  # point i is asked in human turn i
+            new = (_moved(x, dx), _moved(y, dy))
+            text = turns[index].value.replace(point_text(x, y), point_text(*new), 1)
             turns[index] = dataclasses.replace(turns[index], value=text)
-        extra["query_points"] = [list(p) for p in moved]
+            moved.append(list(new))
+        extra["query_points"] = moved
     return Record(images=list(record.images), conversations=turns, extra=extra)
 
 
 def _check_shiftable(record: Record) -> None:
     if len(record.images) != 1:
         raise ShiftError(f"a record with {len(record.images)} images has no single screen to shift")
-    _query_points(record)
 
 
 def _query_points(record: Record) -> list[tuple[float, float]]:

@@ -242,14 +242,7 @@ def grounding_record(episode: Episode, step_index: int, frame: TaskFrame) -> Rec
         x, y = query.point
         code = format_action(Action("pyautogui.click", {"x": x, "y": y}))
         turns.append(Turn("gpt", code, recipient="os", end_turn=True))
-    extra = {
-        "source": SOURCE,
-        "task": episode.task,
-        "episode_id": f"{episode.task}/{episode.seed}",
-        "step_id": step_index,
-        "image_size": list(frame.image_size),
-        "bbox": [list(q.box) for q in step.queries],
-    }
+    extra = _screen_extra(episode, step_index, frame, step.queries)
     return Record(images=[step.image], conversations=turns, extra=extra)
 
 
@@ -268,16 +261,21 @@ def referring_record(episode: Episode, step_index: int, frame: TaskFrame) -> Rec
     for i, query in enumerate(shown):
         turns.append(Turn("human", ("<image>" if i == 0 else "") + f"What is at {point_text(*query.point)}?"))
         turns.append(Turn("gpt", f"{query.role} '{query.text}'", recipient="all", end_turn=True))
-    extra = {
+    extra = _screen_extra(episode, step_index, frame, shown)
+    extra["query_points"] = [list(q.point) for q in shown]  # moved with the screen by data.augment
+    return Record(images=[step.image], conversations=turns, extra=extra)
+
+
+def _screen_extra(episode: Episode, step_index: int, frame: TaskFrame, queries: Sequence[GroundingQuery]) -> dict:
+    """A stage-1 record's fields beside its conversation: where it comes from and its queries' boxes."""
+    return {
         "source": SOURCE,
         "task": episode.task,
         "episode_id": f"{episode.task}/{episode.seed}",
         "step_id": step_index,
         "image_size": list(frame.image_size),
-        "bbox": [list(q.box) for q in shown],
-        "query_points": [list(q.point) for q in shown],  # moved with the screen by data.augment
+        "bbox": [list(q.box) for q in queries],
     }
-    return Record(images=[step.image], conversations=turns, extra=extra)
 
 
 def planning_records(episode: Episode, level: str) -> Iterator[Record]:
