@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         "init",
     )
     summary["data"] = json.loads((args.data / "manifest.json").read_text(encoding="utf-8"))
+    summary["data"].pop("vocabulary", None)  # thousands of words, for the look-alike screens
 
     step_s = overhead_s = 0.0
     given = args.stage2_steps is not None and (args.variant == "stage2-only" or args.stage1_steps is not None)

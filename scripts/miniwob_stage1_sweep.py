@@ -10,6 +10,11 @@ on a sample of its training screens:
   box (exact-match rate of the answer text too);
 - referring: the share of "what is at (x, y)?" answers predicted exactly.
 
+Variants on MiniWoB++ look-alike screens (``lookalike``, ``lookalike-only``,
+``pointing``: one button per screen) draw them first, on the machine's cores
+(``aguvis data synth miniwob-lookalike``), and are also probed on 300 drawn
+screens of another seed and on drawn screens they trained on.
+
 Teacher forcing differs from free generation only after a first wrong
 token, which already makes the answer wrong or the click a miss, so the
 rates rank variants as generation would, in a second per variant.
@@ -35,9 +40,14 @@ from pathlib import Path
 
 import yaml
 
-# name -> (record files of the stage-1 mixture, config overrides, model shape overrides)
+# name -> (record files of the stage-1 mixture, config overrides, model shape overrides); a file under a
+# folder of DRAWN is drawn first (aguvis data synth miniwob-lookalike, --lookalike-screens screens, in that
+# layout), with 300 held-out screens of another seed to probe on
 VARIANTS: dict[str, tuple[list[str], list[str], dict]] = {
     "grounding": (["stage1.jsonl"], [], {}),
+    "lookalike": (["stage1.jsonl", "lookalike/stage1.jsonl"], [], {}),
+    "lookalike-only": (["lookalike/stage1.jsonl"], [], {}),
+    "pointing": (["pointing/stage1.jsonl"], [], {}),
     "referring": (["stage1.jsonl", "stage1-referring.jsonl"], [], {}),
     "frozen-vision": (["stage1.jsonl"], ["freeze_vision=true"], {}),
     "lr-3e-4": (["stage1.jsonl"], ["optim.lr=3.0e-4"], {}),
@@ -48,6 +58,7 @@ VARIANTS: dict[str, tuple[list[str], list[str], dict]] = {
                        {"hidden_size": 512, "num_attention_heads": 8, "intermediate_size": 1408,
                         "vision_embed_dim": 384, "vision_num_heads": 6}),
 }
+DRAWN = {"lookalike": "page", "pointing": "one-button"}  # folder -> layout of the look-alike screens
 _POINT = re.compile(r"x=(-?\d+(?:\.\d+)?),\s*y=(-?\d+(?:\.\d+)?)")
 
 
@@ -61,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", action="append", choices=sorted(VARIANTS), required=True)
     parser.add_argument("--steps", type=int, default=600, help="stage-1 optimizer steps per variant")
     parser.add_argument("--train-probe", type=int, default=300, help="training screens to probe (default 300)")
+    parser.add_argument("--lookalike-screens", type=int, default=24000,
+                        help="look-alike screens drawn for the variants that use them (default 24000)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="config override for every variant")
     args = parser.parse_args(argv)
@@ -77,9 +90,16 @@ def main(argv: list[str] | None = None) -> int:
         model_yaml.write_text(yaml.safe_dump(spec), encoding="utf-8")
         _run([sys.executable, "scripts/miniwob_init_model.py", "--config", str(model_yaml),
               "--output", str(folder / "init")])
+        drawn = [d for d in DRAWN if any(f.startswith(f"{d}/") for f in files)]
+        for folder_name in drawn:
+            for seed, screens, where in ((0, args.lookalike_screens, folder_name), (1, 300, f"{folder_name}-heldout")):
+                _run([sys.executable, "-m", "aguvis.cli", "data", "synth", "miniwob-lookalike", "--vocabulary",
+                      str(args.data), "--screens", str(screens), "--seed", str(seed), "--layout", DRAWN[folder_name],
+                      "--no-progress", "-o", str(args.data / where)])
         mixture = args.data / f"sweep-{name}.yaml"
         mixture.write_text(yaml.safe_dump({"datasets": [
-            {"json_path": f, "images_folder": ".", "sampling_strategy": "all"} for f in files]}), encoding="utf-8")
+            {"json_path": f, "images_folder": str(Path(f).parent), "sampling_strategy": "all"} for f in files]}),
+            encoding="utf-8")
         command = [sys.executable, "-m", "aguvis.cli", "train", "--config", str(args.configs / "stage1.yaml"),
                    "--set", f"model.path={folder / 'init'}", "--set", f"data.mixture={mixture}",
                    "--set", f"run.output_dir={folder / 'train'}", "--set", f"run.max_steps={args.steps}",
@@ -96,10 +116,13 @@ def main(argv: list[str] | None = None) -> int:
             "heldout": probe(loaded, args.heldout, None),
             "train": probe(loaded, args.data, args.train_probe),
         }
+        for folder_name in drawn:  # the drawn screens: held-out ones, and some it trained on
+            report[f"{folder_name}-heldout"] = probe(loaded, args.data / f"{folder_name}-heldout", None)
+            report[f"{folder_name}-train"] = probe(loaded, args.data / folder_name, args.train_probe)
         results["variants"][name] = report
         (args.out / "sweep.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         print(json.dumps({name: {k: report[k] for k in ("train_s", "final_loss")} | {
-            "heldout": report["heldout"]["summary"], "train": report["train"]["summary"]}}), flush=True)
+            k: v["summary"] for k, v in report.items() if isinstance(v, dict) and "summary" in v}}), flush=True)
     return 0
 
 

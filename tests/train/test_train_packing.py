@@ -305,6 +305,28 @@ def test_preloading_with_shift_augmentation_adds_shifted_copies(grounding_record
     assert again.images.shifts == table.shifts  # seeded
 
 
+def test_records_marked_augment_false_get_no_shifted_copy(grounding_records, record_tokenizer):
+    import dataclasses
+
+    from aguvis.train.dataset import load_samples
+    from aguvis.train.preload import ShiftAugment, preload
+
+    samples = load_samples(records=grounding_records, images_root=grounding_records.parent)
+    marked = [
+        dataclasses.replace(s, record=dataclasses.replace(s.record, extra={**s.record.extra, "augment": False}))
+        if i % 2 else s
+        for i, s in enumerate(samples)
+    ]
+    dataset, pool = preload(
+        marked, record_tokenizer, device="cpu", dtype=torch.float32, workers=0, progress=False,
+        augment=ShiftAugment(copies=2, max_shift=0.1),
+    )
+    unmarked = len(samples) - len(samples) // 2
+    assert len(dataset) == len(samples) + 2 * unmarked and pool.shape[0] == (len(samples) + 2 * unmarked) * 640
+    copied = {dataset.images.sources[dataset.image_ids[k][0]] for k in range(len(samples), len(dataset))}
+    assert copied == {dataset.images.sources[dataset.image_ids[i][0]] for i in range(0, len(samples), 2)}
+
+
 def test_a_trainer_trains_on_shifted_copies(grounding_records, tmp_path):
     from aguvis.train.trainer import Trainer
 

@@ -18,7 +18,9 @@ on this screen that the user asks about (referring questions, "what is at
 "Previous actions" refer to earlier screens. A turn that holds
 prose around its code cannot be rewritten safely, and a record with more
 than one image is ambiguous: :func:`shift_record` refuses both
-(:class:`ShiftError`), and such records get no shifted copy.
+(:class:`ShiftError`), and such records get no shifted copy. Neither does a record whose ``augment``
+field is false: one whose layout was drawn at random anyway (the MiniWoB++
+look-alike screens), where a copy would cost memory and teach nothing new.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""Command-line entry points for MiniWoB++: ``aguvis data synth miniwob`` and ``aguvis eval miniwob``.
+"""Command-line entry points for MiniWoB++: ``aguvis data synth miniwob``, ``aguvis data synth
+miniwob-lookalike`` and ``aguvis eval miniwob``.
 
-:func:`register_synth` adds ``synth miniwob`` to the ``aguvis data`` group and
+:func:`register_synth` adds ``synth miniwob`` and ``synth miniwob-lookalike`` to the ``aguvis data`` group and
 :func:`register_eval` adds ``miniwob`` to the ``aguvis eval`` group. Nothing
 heavy is imported here: selenium, miniwob and torch load when a command runs.
 """
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,7 @@ MODES = ("grounding", "self-plan", "enforced-plan")
 
 
 def register_synth(data_subparsers: argparse._SubParsersAction) -> None:
-    """Add ``synth miniwob`` under the ``aguvis data`` subcommands."""
+    """Add ``synth miniwob`` and ``synth miniwob-lookalike`` under the ``aguvis data`` subcommands."""
     synth = data_subparsers.add_parser("synth", help="synthesise training data from a live environment")
     sub = synth.add_subparsers(dest="synth_source", metavar="SOURCE")
     synth.set_defaults(handler=lambda args: _help(synth))
@@ -47,6 +50,34 @@ def register_synth(data_subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--output", "-o", type=Path, required=True, metavar="DIR", help="folder for the data set")
     _browser_arguments(parser)
     parser.set_defaults(handler=run_synth)
+    lookalike = sub.add_parser(
+        "miniwob-lookalike",
+        help="stage-1 grounding records on MiniWoB++-styled screens drawn with PIL (no browser)",
+        description="Draw screens in MiniWoB++'s look (instruction bar, text, buttons, links, check boxes, radio "
+        "buttons, text fields at random places) with the goals and words of a MiniWoB++ data set, and write "
+        "OUTPUT/stage1.jsonl (grounding queries per screen, packed), OUTPUT/stage1.yaml, a manifest and the "
+        "screens. Tens of thousands of layouts in seconds, where training runs. A rerun with the same settings "
+        "does nothing.",
+    )
+    lookalike.add_argument(
+        "--vocabulary", type=Path, required=True, metavar="DIR", help="a MiniWoB++ data set (its manifest.json)"
+    )
+    lookalike.add_argument("--screens", type=int, required=True, help="screens to draw")
+    lookalike.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    lookalike.add_argument(
+        "--layout",
+        choices=("page", "one-button"),
+        default="page",
+        help="page: rows of mixed elements or scattered buttons (default); one-button: a single button anywhere",
+    )
+    lookalike.add_argument(
+        "--queries-per-screen", type=int, default=16, help="at most this many grounding queries per screen (default 16)"
+    )
+    lookalike.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: all cores)")
+    lookalike.add_argument("--font", metavar="TTF", help="Liberation Sans Regular (default: found by fontconfig)")
+    lookalike.add_argument("--output", "-o", type=Path, required=True, metavar="DIR", help="folder for the data set")
+    lookalike.add_argument("--no-progress", action="store_true", help="no progress bar")
+    lookalike.set_defaults(handler=run_lookalike)
 
 
 def register_eval(eval_subparsers: argparse._SubParsersAction) -> None:
@@ -122,7 +153,25 @@ def run_synth(args: argparse.Namespace) -> int:
     except (BrowserNotFoundError, ValueError) as err:
         print(f"aguvis data synth miniwob: {err}", file=sys.stderr)
         return 2
-    print((args.output / "manifest.json").read_text(encoding="utf-8"), end="")
+    manifest = json.loads((args.output / "manifest.json").read_text(encoding="utf-8"))
+    manifest.pop("vocabulary")  # thousands of words; the file has them
+    print(json.dumps(manifest, indent=2))
+    return 0
+
+
+def run_lookalike(args: argparse.Namespace) -> int:
+    from aguvis.envs.miniwob.lookalike import LookalikeError, LookalikeSettings, Vocabulary, synthesise_lookalike
+
+    try:
+        vocabulary = Vocabulary.from_manifest(args.vocabulary)
+        settings = LookalikeSettings(args.screens, args.seed, args.queries_per_screen, layout=args.layout)
+        manifest = synthesise_lookalike(
+            args.output, vocabulary, settings, font=args.font, workers=args.workers, progress=not args.no_progress
+        )
+    except LookalikeError as err:
+        print(f"aguvis data synth miniwob-lookalike: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps({k: v for k, v in manifest.items() if k != "made_with"}, indent=2))
     return 0
 
 

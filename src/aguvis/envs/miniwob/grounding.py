@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from aguvis.envs.miniwob.elements import Element, Page
 from aguvis.envs.miniwob.geometry import Box, TaskFrame
 
-_ORDINAL_WORDS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
-_MAX_TEXT_WORDS = 3
+ORDINAL_WORDS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
+MAX_TEXT_WORDS = 3
 
 
 @dataclass(frozen=True)
@@ -60,34 +60,45 @@ def _describe(page: Page, element: Element) -> tuple[str, list[str]] | None:
     if role == "button" and "ui-dialog-titlebar-close" in element.classes:
         return "close", ["Click the close button of the dialog", "Close the dialog", "x"]
     if role in ("button", "link", "tab") and element.text:
-        t = element.text
-        forms = {
-            "button": [f"Click the '{t}' button", f"{t} button", t],
-            "link": [f"Click the link '{t}'", f"{t} link", t],
-            "tab": [f"Click '{t}'", f"Open {t}", t],
-        }
-        return f"{role}:{t}", forms[role]
+        return f"{role}:{element.text}", phrasings(role, element.text)
     if role in ("checkbox", "radio"):
         label = page.label_for(element)
         if not label:
             return None
-        if role == "checkbox":
-            return f"checkbox:{label}", [f"Click the checkbox '{label}'", f"Tick {label}", f"checkbox {label}"]
-        return f"radio:{label}", [f"Select the option '{label}'", f"{label} option", f"radio button {label}"]
+        return f"{role}:{label}", phrasings(role, label)
     if role == "textbox":
         label = page.label_for(element)
         if label:
-            return f"textbox:{label}", [f"Click the {label} field", f"{label} input"]
+            return f"textbox:{label}", phrasings(role, label)
         boxes = [e.index for e in page.find("textbox")]
         position = boxes.index(element.index)
-        if position >= len(_ORDINAL_WORDS):
+        if position >= len(ORDINAL_WORDS):
             return None
-        word = _ORDINAL_WORDS[position]
-        return f"textbox#{position}", [f"Click the {word} text field", f"{word} text box"]
-    if role == "text" and 0 < len(element.text.split()) <= _MAX_TEXT_WORDS:
-        t = element.text
-        return f"text:{t}", [f"Click the text '{t}'", t]
+        return f"textbox#{position}", ordinal_phrasings(position)
+    if role == "text" and 0 < len(element.text.split()) <= MAX_TEXT_WORDS:
+        return f"text:{element.text}", phrasings(role, element.text)
     return None
+
+
+def phrasings(role: str, text: str) -> list[str]:
+    """The ways a query names the element of ``role`` that shows (or is labelled) ``text``."""
+    t = text
+    forms = {
+        "button": [f"Click the '{t}' button", f"{t} button", t],
+        "link": [f"Click the link '{t}'", f"{t} link", t],
+        "tab": [f"Click '{t}'", f"Open {t}", t],
+        "checkbox": [f"Click the checkbox '{t}'", f"Tick {t}", f"checkbox {t}"],
+        "radio": [f"Select the option '{t}'", f"{t} option", f"radio button {t}"],
+        "textbox": [f"Click the {t} field", f"{t} input"],
+        "text": [f"Click the text '{t}'", t],
+    }
+    return forms[role]
+
+
+def ordinal_phrasings(position: int) -> list[str]:
+    """The ways a query names the unlabelled text field at ``position`` (0-based) among the page's fields."""
+    word = ORDINAL_WORDS[position]
+    return [f"Click the {word} text field", f"{word} text box"]
 
 
 def grounding_queries(

@@ -13,7 +13,7 @@ skips finished tasks). From the trajectories, :func:`build_records` writes::
     <out>/stage2-l2.jsonl     one record per step, low-level instruction + action
     <out>/stage2-l3.jsonl     one record per step, observation + thought + instruction + action
     <out>/stage1.yaml, stage2.yaml    mixtures over them (paths relative to <out>)
-    <out>/manifest.json       settings, counts and sizes
+    <out>/manifest.json       settings, counts, sizes and the vocabulary (goals, words per role)
 
 Stage 1 and stage 2 share the screenshots. The model sees each screen as
 captured: the 160 x 210 CSS-pixel task area at device scale 2, i.e. 320 x 420
@@ -236,14 +236,19 @@ def grounding_record(episode: Episode, step_index: int, frame: TaskFrame) -> Rec
     step = episode.steps[step_index]
     if not step.queries:
         return None
+    extra = _screen_extra(episode, step_index, frame, step.queries)
+    return Record(images=[step.image], conversations=grounding_turns(step.queries), extra=extra)
+
+
+def grounding_turns(queries: Sequence[GroundingQuery]) -> list[Turn]:
+    """One screen's queries as a packed conversation: each instruction answered by its click."""
     turns = []
-    for i, query in enumerate(step.queries):
+    for i, query in enumerate(queries):
         turns.append(Turn("human", ("<image>" if i == 0 else "") + query.instruction))
         x, y = query.point
         code = format_action(Action("pyautogui.click", {"x": x, "y": y}))
         turns.append(Turn("gpt", code, recipient="os", end_turn=True))
-    extra = _screen_extra(episode, step_index, frame, step.queries)
-    return Record(images=[step.image], conversations=turns, extra=extra)
+    return turns
 
 
 def referring_record(episode: Episode, step_index: int, frame: TaskFrame) -> Record | None:
@@ -337,9 +342,25 @@ def build_records(out: Path, results: Sequence[TaskResult], settings: SynthSetti
         "referring_queries": sum(len(r.conversations) // 2 for r in referring),
         "stage2_records_per_level": sum(len(e.steps) for e in episodes),
         "image_bytes": image_bytes,
+        "vocabulary": vocabulary(episodes),
     }
     write_text(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def vocabulary(episodes: Sequence[Episode]) -> dict[str, Any]:
+    """The goals and, per role, the words that elements showed in ``episodes``: what the
+    look-alike screens (:mod:`.lookalike`) are drawn with."""
+    texts: dict[str, set[str]] = {}
+    for episode in episodes:
+        for step in episode.steps:
+            for query in step.queries:
+                if query.text:
+                    texts.setdefault(query.role, set()).add(query.text)
+    return {
+        "goals": sorted({e.goal for e in episodes}),
+        "texts": {role: sorted(words) for role, words in sorted(texts.items())},
+    }
 
 
 def _write_mixture(path: Path, files: list[str]) -> None:

@@ -1,0 +1,144 @@
+"""MiniWoB++ look-alike screens: drawn elements, their queries and the records (no browser)."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from aguvis.actions import parse
+from aguvis.data import load_mixture, read_records, validate_file
+from aguvis.envs.miniwob.geometry import TaskFrame
+from aguvis.envs.miniwob.lookalike import (
+    LookalikeError,
+    LookalikeSettings,
+    Vocabulary,
+    draw_screen,
+    find_font,
+    screen_queries,
+    synthesise_lookalike,
+)
+from aguvis.envs.miniwob.synth import SynthSettings, synthesise
+
+
+@pytest.fixture(scope="module")
+def font():
+    try:
+        return find_font()
+    except LookalikeError as err:
+        pytest.skip(f"no Liberation Sans here ({err})")
+
+
+VOCABULARY = Vocabulary(
+    goals=('Click on the "ok" button.', "Select nibh and click Submit."),
+    texts={
+        "button": ("ok", "cancel", "next", "submit", "yes", "no"),
+        "link": ("justo.", "nam", "urna"),
+        "checkbox": ("nibh", "quam", "vel"),
+        "radio": ("Ab", "cD", "EfG"),
+        "text": ("donec lacus", "sit amet", "magna fringilla dui", "at"),
+    },
+)
+BUTTON_FILL = (239, 239, 239)
+
+
+def test_every_query_clicks_inside_its_element_and_names_it_once(font):
+    frame = TaskFrame()
+    seen_roles = set()
+    for seed in range(60):
+        rng = random.Random(seed)
+        image, drawn = draw_screen(VOCABULARY, rng, font, frame)
+        assert image.size == frame.image_size
+        pixels = np.asarray(image)
+        queries = screen_queries(drawn, frame, rng, 16)
+        identities = [d.identity for d in drawn]
+        for query in queries:
+            x, y = query.point
+            x1, y1, x2, y2 = query.box
+            assert 0 <= x1 < x <= x2 <= 1 and 0 <= y1 < y <= y2 <= 1
+            matches = [d for d in drawn if query.instruction in d.phrasings]
+            assert len(matches) == 1 and identities.count(matches[0].identity) == 1
+            seen_roles.add(query.role)
+            if query.role == "button":  # the click lands on the button's grey face or its text
+                px, py = int(x * frame.image_size[0]), int(y * frame.image_size[1])
+                region = pixels[py - 2 : py + 3, px - 2 : px + 3].reshape(-1, 3)
+                assert any(tuple(c) == BUTTON_FILL for c in region) or region.min() < 100
+    assert seen_roles == {"button", "link", "checkbox", "radio", "text", "textbox"}
+
+
+def test_the_bar_shows_a_goal_and_the_area_below_shows_the_elements(font):
+    image, drawn = draw_screen(VOCABULARY, random.Random(3), font, TaskFrame())
+    pixels = np.asarray(image)
+    bar, area = pixels[:100], pixels[100:]
+    assert (bar == (255, 255, 0)).all(-1).mean() > 0.8 and (bar[..., 0] < 100).any()  # yellow, with text
+    assert drawn and all(d.box[1] >= 50 for d in drawn)
+    assert (area < 128).any()
+
+
+def test_synthesis_writes_valid_records_that_shifting_leaves_alone_and_reuses_them(tmp_path, font):
+    out = tmp_path / "lookalike"
+    settings = LookalikeSettings(screens=30, seed=1, queries_per_screen=6)
+    manifest = synthesise_lookalike(out, VOCABULARY, settings, workers=2, progress=False)
+    records = list(read_records(out / "stage1.jsonl"))
+    assert list(validate_file(out / "stage1.jsonl")) == []
+    assert manifest["screens"] == len(records) > 20
+    assert manifest["grounding_queries"] == sum(len(r.conversations) // 2 for r in records)
+    for record in records:
+        answers = [t for t in record.conversations if t.role == "gpt"]
+        assert 1 <= len(answers) <= 6 == settings.queries_per_screen
+        assert len(record.extra["bbox"]) == len(answers) and record.extra["augment"] is False
+        for answer, box in zip(answers, record.extra["bbox"], strict=True):
+            (action,) = parse(answer.value)
+            assert box[0] <= action.args["x"] <= box[2] and box[1] <= action.args["y"] <= box[3]
+        assert (out / record.images[0]).is_file()
+    assert [e.json_path.name for e in load_mixture(out / "stage1.yaml")] == ["stage1.jsonl"]
+    before = (out / "stage1.jsonl").stat().st_mtime_ns
+    assert synthesise_lookalike(out, VOCABULARY, settings, workers=1, progress=False) == manifest
+    assert (out / "stage1.jsonl").stat().st_mtime_ns == before
+    again = synthesise_lookalike(tmp_path / "again", VOCABULARY, settings, workers=1, progress=False)
+    assert again["grounding_queries"] == manifest["grounding_queries"]  # seeded, whatever the workers
+    assert (tmp_path / "again" / "stage1.jsonl").read_bytes() == (out / "stage1.jsonl").read_bytes()
+
+
+def test_the_vocabulary_comes_from_a_miniwob_data_sets_manifest(tmp_path, fake_env):
+    data = tmp_path / "data"
+    synthesise(data, {"click-button": 3}, SynthSettings(), make_env=fake_env, progress=False)
+    vocabulary = Vocabulary.from_manifest(data)
+    trajectories = json.loads((data / "trajectories" / "click-button.json").read_text())
+    goals = {e["goal"] for e in trajectories["episodes"]}
+    queries = [q for e in trajectories["episodes"] for s in e["steps"] for q in s["queries"]]
+    shown = {q["text"] for q in queries if q["role"] == "button"}
+    assert set(vocabulary.goals) == goals and set(vocabulary.texts["button"]) == shown
+
+
+def test_a_manifest_without_a_vocabulary_is_refused_by_name(tmp_path):
+    (tmp_path / "manifest.json").write_text(json.dumps({"source": "miniwob"}))
+    with pytest.raises(LookalikeError, match=r"manifest.json: no 'vocabulary'"):
+        Vocabulary.from_manifest(tmp_path)
+    with pytest.raises(LookalikeError, match="cannot read"):
+        Vocabulary.from_manifest(tmp_path / "missing")
+
+
+def test_a_missing_font_file_is_named(tmp_path):
+    with pytest.raises(LookalikeError, match="nothing.ttf does not exist"):
+        find_font(tmp_path / "nothing.ttf")
+
+
+def test_the_one_button_layout_draws_exactly_one_button_anywhere(font):
+    frame = TaskFrame()
+    points = []
+    for seed in range(40):
+        rng = random.Random(seed)
+        _, drawn = draw_screen(VOCABULARY, rng, font, frame, layout="one-button")
+        (query,) = screen_queries(drawn, frame, rng, 16)
+        assert [d.role for d in drawn] == ["button"] and query.role == "button"
+        points.append(query.point)
+    xs, ys = zip(*points, strict=True)
+    assert max(xs) - min(xs) > 0.5 and max(ys) - min(ys) > 0.4  # spread over the area, not one place
+
+
+def test_an_unknown_layout_is_refused(tmp_path):
+    with pytest.raises(LookalikeError, match="layout must be one of page, one-button"):
+        synthesise_lookalike(tmp_path, VOCABULARY, LookalikeSettings(screens=1, layout="grid"), progress=False)
