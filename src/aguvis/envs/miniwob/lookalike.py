@@ -414,8 +414,7 @@ def screen_queries(drawn: Sequence[Drawn], frame: TaskFrame, rng: random.Random,
         if box is None:
             continue
         point = frame.normalised_point(int(left + width / 2), int(top + height / 2))
-        text = element.text if element.role != "textbox" or element.identity.startswith("textbox:") else ""
-        queries.append(GroundingQuery(rng.choice(element.phrasings), point, box, element.role, text))
+        queries.append(GroundingQuery(rng.choice(element.phrasings), point, box, element.role, element.text))
     rng.shuffle(queries)
     return queries[:limit]
 
