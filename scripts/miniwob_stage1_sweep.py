@@ -6,8 +6,9 @@ teacher-forced, on held-out screens (seeds the training data never used) and
 on a sample of its training screens:
 
 - grounding: a query's answer tokens, each predicted given the true ones
-  before it, read back as a click; a hit when the click lies in the target's
-  box (exact-match rate of the answer text too);
+  before it, read back as the click a greedy reply would write
+  (:func:`read_click`); a hit when the click lies in the target's box
+  (exact-match rate of the answer text too);
 - referring: the share of "what is at (x, y)?" answers predicted exactly.
 
 Variants on MiniWoB++ look-alike screens (``lookalike``, ``lookalike-only``,
@@ -16,8 +17,16 @@ Variants on MiniWoB++ look-alike screens (``lookalike``, ``lookalike-only``,
 screens of another seed and on drawn screens they trained on.
 
 Teacher forcing differs from free generation only after a first wrong
-token, which already makes the answer wrong or the click a miss, so the
-rates rank variants as generation would, in a second per variant.
+token. In a coordinate that is a digit, after which generation would carry
+on from its own digit, changing the value by less than that digit's place;
+or the end of the number (a ',' where a fourth decimal was due: an uncertain
+last digit loses the argmax to the comma), where generation would end the
+number too. :func:`read_click` reads each coordinate the way generation
+would, up to the first predicted piece that is not part of a number. (Until
+2026-12-04 the probe parsed the predicted pieces as one string, so such an
+early comma made the answer unparseable and counted as a miss: its hit rates
+were too low wherever the last digits were uncertain, i.e. mostly on screens
+the model had not memorised.)
 
     python scripts/miniwob_stage1_sweep.py --data runs/miniwob/data --heldout runs/miniwob/heldout \\
         --out "$OUT" --steps 600 --variant grounding --variant referring
@@ -59,7 +68,7 @@ VARIANTS: dict[str, tuple[list[str], list[str], dict]] = {
                         "vision_embed_dim": 384, "vision_num_heads": 6}),
 }
 DRAWN = {"lookalike": "page", "pointing": "one-button"}  # folder -> layout of the look-alike screens
-_POINT = re.compile(r"x=(-?\d+(?:\.\d+)?),\s*y=(-?\d+(?:\.\d+)?)")
+_NUMBER_PIECE = re.compile(r"^[0-9.]+$")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,10 +182,9 @@ def probe(loaded, data: Path, sample: int | None) -> dict:
                 exact = bool(torch.equal(predicted[lo:hi], labels[lo:hi]))
                 task = record.extra.get("task", "?")
                 if kind == "grounding":
-                    text = loaded.tokenizer.decode(predicted[lo:hi])
-                    match = _POINT.search(text)
-                    hit = bool(match) and Box(*record.extra["bbox"][i]).contains(
-                        (float(match.group(1)), float(match.group(2))))
+                    click = read_click(_pieces(loaded.tokenizer, labels[lo:hi]),
+                                       _pieces(loaded.tokenizer, predicted[lo:hi]))
+                    hit = click is not None and Box(*record.extra["bbox"][i]).contains(click)
                     _add(counts, ("grounding-hit", task), hit)
                     _add(counts, ("grounding-exact", task), exact)
                 else:
@@ -190,6 +198,42 @@ def probe(loaded, data: Path, sample: int | None) -> dict:
         total = sum(t for (m, _), (_g, t) in counts.items() if m == metric)
         summary[metric] = round(good / total, 3)
     return {"summary": summary, "per_task": dict(table)}
+
+
+def read_click(truth: list[str], predicted: list[str]) -> tuple[float, float] | None:
+    """The ``(x, y)`` a greedy reply would write, from the teacher-forced ``predicted`` pieces of an
+    answer whose true pieces are ``truth``: each coordinate is the run of predicted number pieces at
+    the true number's positions, cut at the first piece that is not one (where generation would
+    end the number). None when a coordinate is not a number.
+
+    >>> read_click(["(x", "=", "0", ".", "2", "5", ",", " y", "=", "0", ".", "7", ")"],
+    ...            ["(x", "=", "0", ".", "2", ",", ",", " y", "=", "0", ".", "4", ")"])
+    (0.2, 0.4)
+    """
+    values = []
+    i = 0
+    while i < len(truth) and len(values) < 2:
+        if not _NUMBER_PIECE.match(truth[i]):
+            i += 1
+            continue
+        end = i
+        while end < len(truth) and _NUMBER_PIECE.match(truth[end]):
+            end += 1
+        text = ""
+        for piece in predicted[i:end]:
+            if not _NUMBER_PIECE.match(piece):
+                break
+            text += piece
+        try:
+            values.append(float(text))
+        except ValueError:
+            return None
+        i = end
+    return (values[0], values[1]) if len(values) == 2 else None
+
+
+def _pieces(tokenizer, ids) -> list[str]:
+    return [tokenizer.decode([int(i)]) for i in ids]
 
 
 def _add(counts: dict, key: tuple[str, str], ok: bool) -> None:

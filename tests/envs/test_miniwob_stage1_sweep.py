@@ -39,3 +39,46 @@ def test_a_model_that_predicts_every_label_scores_one(tmp_path, fake_env):
     result = sweep.probe(loaded, data, None)
     assert result["summary"] == {"grounding-exact": 1.0, "grounding-hit": 1.0, "referring-exact": 1.0}
     assert set(result["per_task"]["grounding-hit"]) == {"click-button"}
+
+
+def test_a_click_is_read_as_greedy_generation_would_write_it():
+    """An unsure last decimal loses the argmax to the comma: generation would end the number there."""
+    sweep = load_script("miniwob_stage1_sweep")
+    truth = ["(x", "=", "0", ".", "2", "5", "1", ",", " y", "=", "0", ".", "7", ")"]
+    assert sweep.read_click(truth, truth) == (0.251, 0.7)
+    early = ["(x", "=", "0", ".", "2", "5", ",", ",", " y", "=", "0", ".", "4", ")"]
+    assert sweep.read_click(truth, early) == (0.25, 0.4)
+    wrong = ["(x", "=", "0", ".", "6", "1", "3", ",", " y", "=", "0", ".", "7", ")"]
+    assert sweep.read_click(truth, wrong) == (0.613, 0.7)
+    assert sweep.read_click(truth, ["(x", "=", ",", *truth[3:]]) is None  # no number at all
+    assert sweep.read_click(["answer"], ["answer"]) is None
+
+
+def test_an_answer_whose_last_decimals_end_early_still_hits_its_box(tmp_path, fake_env):
+    """Teacher-forced, a model that writes the first decimals right and then the comma (where the
+    true answer has more decimals) clicks where greedy generation would: inside the box."""
+    sweep = load_script("miniwob_stage1_sweep")
+    data = tmp_path / "data"
+    synthesise(data, {"click-button": 3}, SynthSettings(), make_env=fake_env, progress=False)
+    model_dir = save_tiny_checkpoint(tmp_path / "model", seed=0)
+    loaded = load_model(model_dir)
+    vocab = loaded.model.config.get_text_config().vocab_size
+    comma = loaded.tokenizer.convert_tokens_to_ids(",")
+    digits = {loaded.tokenizer.convert_tokens_to_ids(str(d)) for d in range(10)}
+
+    class EarlyComma(torch.nn.Module):
+        config = loaded.model.config
+
+        def forward(self, input_ids, **_):
+            ids = input_ids[0].tolist()
+            logits = torch.zeros(1, len(ids), vocab)
+            for i in range(len(ids) - 1):
+                nxt = ids[i + 1]
+                # the 4th decimal of a number: predicted as the comma instead
+                fourth = i >= 5 and nxt in digits and all(t in digits for t in ids[i - 2 : i + 1])
+                logits[0, i, comma if fourth else nxt] = 1.0
+            return type("Out", (), {"logits": logits})()
+
+    loaded.model = EarlyComma()
+    result = sweep.probe(loaded, data, None)
+    assert result["summary"]["grounding-hit"] == 1.0 and result["summary"]["grounding-exact"] < 1.0

@@ -1,8 +1,8 @@
 """MiniWoB++ look-alike screens drawn with PIL: as many stage-1 layouts as training wants.
 
-A model trained on the real screens learns where a task's targets usually sit
-rather than how to find the named one (benchmarks/README.md, the stage-1
-sweep): 9,000 screens of 14 tasks hold too few layouts, a browser here makes
+A model trained on the real screens clicks where a task's targets usually sit
+rather than on the named one (benchmarks/README.md): 9,000 screens of 14
+tasks hold few layouts, a browser here makes
 about 500 screens a minute, and the archive that travels to the GPU machine
 holds about 13,000. These screens cost nothing to ship: they are drawn where
 training runs, tens of thousands in seconds, in MiniWoB's look. The 160 x 210
@@ -25,10 +25,9 @@ so the queries are the real data's, phrased alike
     <out>/stage1.yaml          a mixture over it
     <out>/manifest.json        settings and counts; a rerun with the same settings does nothing
 
-What they showed (``scripts/miniwob_stage1_sweep.py``, benchmarks/README.md):
-more layouts stop the model memorising the real screens but do not make it
-generalise, and on the ``one-button`` layout it does not learn to point at
-the only button on the screen: the barrier is pointing itself.
+``scripts/miniwob_stage1_sweep.py`` trains on them (variants ``lookalike``,
+``lookalike-only``, ``pointing`` on the ``one-button`` layout) and probes on
+drawn held-out screens; benchmarks/README.md has what was measured.
 """
 
 from __future__ import annotations
