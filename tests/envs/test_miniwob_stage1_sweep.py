@@ -16,27 +16,33 @@ def test_label_spans_are_the_runs_of_supervised_positions():
     assert sweep._spans(labels) == [(1, 3), (5, 6), (7, 9)]
 
 
-def test_a_model_that_predicts_every_label_scores_one(tmp_path, fake_env):
-    """The probe is fed a model whose logits put each position's label first: every grounding
-    answer is then read back as a click inside its box and every referring answer is exact."""
+def _probe_with_next_tokens(tmp_path, fake_env, choose):
+    """The probe on a small synthesised data set, fed a model whose logits at each position put
+    ``choose(tokenizer, ids, i)`` first (``ids``: the input ids of the record)."""
     sweep = load_script("miniwob_stage1_sweep")
     data = tmp_path / "data"
     synthesise(data, {"click-button": 3}, SynthSettings(), make_env=fake_env, progress=False)
-    model_dir = save_tiny_checkpoint(tmp_path / "model", seed=0)
-
-    loaded = load_model(model_dir)
+    loaded = load_model(save_tiny_checkpoint(tmp_path / "model", seed=0))
     vocab = loaded.model.config.get_text_config().vocab_size
+    tokenizer = loaded.tokenizer
 
-    class Oracle(torch.nn.Module):
+    class Scripted(torch.nn.Module):
         config = loaded.model.config
 
         def forward(self, input_ids, **_):
-            logits = torch.zeros(1, input_ids.shape[1], vocab)
-            logits[0, torch.arange(input_ids.shape[1] - 1), input_ids[0, 1:]] = 1.0
+            ids = input_ids[0].tolist()
+            logits = torch.zeros(1, len(ids), vocab)
+            for i in range(len(ids) - 1):
+                logits[0, i, choose(tokenizer, ids, i)] = 1.0
             return type("Out", (), {"logits": logits})()
 
-    loaded.model = Oracle()
-    result = sweep.probe(loaded, data, None)
+    loaded.model = Scripted()
+    return sweep.probe(loaded, data, None)
+
+
+def test_a_model_that_predicts_every_label_scores_one(tmp_path, fake_env):
+    """Every grounding answer is read back as a click inside its box and every referring answer is exact."""
+    result = _probe_with_next_tokens(tmp_path, fake_env, lambda tokenizer, ids, i: ids[i + 1])
     assert result["summary"] == {"grounding-exact": 1.0, "grounding-hit": 1.0, "referring-exact": 1.0}
     assert set(result["per_task"]["grounding-hit"]) == {"click-button"}
 
@@ -56,29 +62,12 @@ def test_a_click_is_read_as_greedy_generation_would_write_it():
 
 def test_an_answer_whose_last_decimals_end_early_still_hits_its_box(tmp_path, fake_env):
     """Teacher-forced, a model that writes the first decimals right and then the comma (where the
-    true answer has more decimals) clicks where greedy generation would: inside the box."""
-    sweep = load_script("miniwob_stage1_sweep")
-    data = tmp_path / "data"
-    synthesise(data, {"click-button": 3}, SynthSettings(), make_env=fake_env, progress=False)
-    model_dir = save_tiny_checkpoint(tmp_path / "model", seed=0)
-    loaded = load_model(model_dir)
-    vocab = loaded.model.config.get_text_config().vocab_size
-    comma = loaded.tokenizer.convert_tokens_to_ids(",")
-    digits = {loaded.tokenizer.convert_tokens_to_ids(str(d)) for d in range(10)}
+    true answer has a fourth decimal) clicks where greedy generation would: inside the box."""
 
-    class EarlyComma(torch.nn.Module):
-        config = loaded.model.config
+    def early_comma(tokenizer, ids, i):
+        digits = {tokenizer.convert_tokens_to_ids(str(d)) for d in range(10)}
+        fourth = i >= 5 and ids[i + 1] in digits and all(t in digits for t in ids[i - 2 : i + 1])
+        return tokenizer.convert_tokens_to_ids(",") if fourth else ids[i + 1]
 
-        def forward(self, input_ids, **_):
-            ids = input_ids[0].tolist()
-            logits = torch.zeros(1, len(ids), vocab)
-            for i in range(len(ids) - 1):
-                nxt = ids[i + 1]
-                # the 4th decimal of a number: predicted as the comma instead
-                fourth = i >= 5 and nxt in digits and all(t in digits for t in ids[i - 2 : i + 1])
-                logits[0, i, comma if fourth else nxt] = 1.0
-            return type("Out", (), {"logits": logits})()
-
-    loaded.model = EarlyComma()
-    result = sweep.probe(loaded, data, None)
+    result = _probe_with_next_tokens(tmp_path, fake_env, early_comma)
     assert result["summary"]["grounding-hit"] == 1.0 and result["summary"]["grounding-exact"] < 1.0
