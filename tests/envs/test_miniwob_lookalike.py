@@ -142,3 +142,11 @@ def test_the_one_button_layout_draws_exactly_one_button_anywhere(font):
 def test_an_unknown_layout_is_refused(tmp_path):
     with pytest.raises(LookalikeError, match="layout must be one of page, one-button"):
         synthesise_lookalike(tmp_path, VOCABULARY, LookalikeSettings(screens=1, layout="grid"), progress=False)
+
+
+def test_new_settings_redraw_the_folder_without_the_old_screens(tmp_path, font):
+    synthesise_lookalike(tmp_path, VOCABULARY, LookalikeSettings(screens=12), workers=1, progress=False)
+    manifest = synthesise_lookalike(tmp_path, VOCABULARY, LookalikeSettings(screens=5), workers=1, progress=False)
+    listed = {r.images[0] for r in read_records(tmp_path / "stage1.jsonl")}
+    on_disk = {p.relative_to(tmp_path).as_posix() for p in (tmp_path / "images").glob("*.png")}
+    assert manifest["screens"] == len(listed) <= 5 and on_disk == listed

@@ -468,6 +468,7 @@ def synthesise_lookalike(
         if manifest.get("made_with") == made_with:
             return manifest
     font_path = find_font(font)
+    shutil.rmtree(out / "images", ignore_errors=True)  # screens of other settings would linger unlisted
     chunk = 250
     jobs = [
         (start, min(start + chunk, settings.screens), vocabulary, settings, font_path, out)
