@@ -138,6 +138,8 @@ def shift_record(record: Record, dx: float, dy: float) -> Record:
 
 
 def _check_shiftable(record: Record) -> None:
+    if record.extra.get("augment") is False:
+        raise ShiftError("the record is marked augment: false (its layout is drawn at random already)")
     if len(record.images) != 1:
         raise ShiftError(f"a record with {len(record.images)} images has no single screen to shift")
 

@@ -271,9 +271,6 @@ def _extent_chunk(start: int, stop: int) -> list[tuple[bool, Extent | None, tupl
     out = []
     for index in range(start, stop):
         sample = samples[index]
-        if sample.record.extra.get("augment") is False:  # its layout is drawn at random already
-            out.append((False, None, (0, 0)))
-            continue
         try:
             extent = record_extent(sample.record)
             with Image.open(Path(sample.images_root) / sample.record.images[0]) as image:

@@ -231,8 +231,16 @@ def _bar(p: _Painter, goal: str) -> None:
         p.text(_BAR_PADDING, _BAR_PADDING + i * _line_height(), text)
 
 
+_BUTTON_HEIGHT = _CONTROL_SIZE * _LINE + 4  # 1 px padding and 1 px border above and below
+_FIELD_HEIGHT = _CONTROL_SIZE * _LINE + 6
+
+
+def _button_width(p: _Painter, text: str) -> float:
+    return p.width(text, control=True) + 14  # 6 px padding and 1 px border each side
+
+
 def _button(p: _Painter, x: float, y: float, text: str) -> Drawn:
-    box = (x, y, p.width(text, control=True) + 14, _line_height(_CONTROL_SIZE) + 4)
+    box = (x, y, _button_width(p, text), _BUTTON_HEIGHT)
     p.rect(box, _BUTTON)
     p.text(x + 7, y + 2, text, control=True)
     return Drawn("button", text, box)
@@ -242,7 +250,7 @@ def _row_buttons(p: _Painter, rng: random.Random, v: Vocabulary, x: float, y: fl
     drawn = []
     for _ in range(rng.choice((1, 1, 2, 3))):
         text = _words(rng, v, "button")
-        if x + p.width(text, control=True) + 14 > right:
+        if x + _button_width(p, text) > right:
             break
         drawn.append(_button(p, x, y, text))
         x += drawn[-1].box[2] + 4
@@ -304,7 +312,7 @@ def _row_field(p: _Painter, rng: random.Random, v: Vocabulary, x: float, y: floa
         return []
     if label:
         p.text(x, y + 4, f"{label}:")
-    box = (field_x, y, width, _line_height(_CONTROL_SIZE) + 6)
+    box = (field_x, y, width, _FIELD_HEIGHT)
     p.rect(box, _WHITE)
     return [Drawn("textbox", label, box)]
 
@@ -320,7 +328,7 @@ def _flow(p: _Painter, rng: random.Random, v: Vocabulary) -> list[Drawn]:
     kinds, weights = zip(*_ROWS, strict=True)
     while True:
         row = rng.choices(kinds, weights)[0]
-        height = _line_height(_CONTROL_SIZE) + 6 if row in (_row_buttons, _row_field) else _line_height() + 4
+        height = _FIELD_HEIGHT if row in (_row_buttons, _row_field) else _line_height() + 4
         if y + height > bottom:
             return drawn
         x = _AREA_PADDING + (rng.uniform(0, 60) if rng.random() < 0.4 else 0)
@@ -335,14 +343,11 @@ def _scattered(p: _Painter, rng: random.Random, v: Vocabulary) -> list[Drawn]:
         if len(drawn) >= 6:
             break
         text = _words(rng, v, "button")
-        width, height = p.width(text, control=True) + 14, _line_height(_CONTROL_SIZE) + 4
-        if width > p.frame.width - 2 * _AREA_PADDING:
+        width = _button_width(p, text)
+        place = _random_place(p, rng, width, _BUTTON_HEIGHT)
+        if place is None or any(_overlap((*place, width, _BUTTON_HEIGHT), d.box, margin=2) for d in drawn):
             continue
-        x = rng.uniform(_AREA_PADDING, p.frame.width - _AREA_PADDING - width)
-        y = rng.uniform(_BAR_HEIGHT + _AREA_PADDING, p.frame.height - _AREA_PADDING - height)
-        if any(_overlap((x, y, width, height), d.box, margin=2) for d in drawn):
-            continue
-        drawn.append(_button(p, x, y, text))
+        drawn.append(_button(p, *place, text))
     return drawn
 
 
@@ -350,11 +355,18 @@ def _one_button(p: _Painter, rng: random.Random, v: Vocabulary) -> list[Drawn]:
     """A single button anywhere below the bar: pointing with nothing else to tell apart."""
     while True:
         text = _words(rng, v, "button")
-        width, height = p.width(text, control=True) + 14, _line_height(_CONTROL_SIZE) + 4
-        if width <= p.frame.width - 2 * _AREA_PADDING:
-            x = rng.uniform(_AREA_PADDING, p.frame.width - _AREA_PADDING - width)
-            y = rng.uniform(_BAR_HEIGHT + _AREA_PADDING, p.frame.height - _AREA_PADDING - height)
-            return [_button(p, x, y, text)]
+        place = _random_place(p, rng, _button_width(p, text), _BUTTON_HEIGHT)
+        if place is not None:
+            return [_button(p, *place, text)]
+
+
+def _random_place(p: _Painter, rng: random.Random, width: float, height: float) -> tuple[float, float] | None:
+    """A random top-left corner for a ``width`` x ``height`` box in the area below the bar; None if it is too wide."""
+    if width > p.frame.width - 2 * _AREA_PADDING:
+        return None
+    x = rng.uniform(_AREA_PADDING, p.frame.width - _AREA_PADDING - width)
+    y = rng.uniform(_BAR_HEIGHT + _AREA_PADDING, p.frame.height - _AREA_PADDING - height)
+    return x, y
 
 
 def _overlap(a, b, margin: float) -> bool:
@@ -418,7 +430,7 @@ def screen_queries(drawn: Sequence[Drawn], frame: TaskFrame, rng: random.Random,
     return queries[:limit]
 
 
-def _make(job: tuple[int, int, Vocabulary, LookalikeSettings, Path, Path]) -> list[dict[str, Any]]:
+def _make(job: tuple[int, int, Vocabulary, LookalikeSettings, Path, Path]) -> list[Record]:
     """Draw, save and describe screens ``start..stop-1`` (in a worker process)."""
     start, stop, vocabulary, settings, font, out = job
     frame = TaskFrame(scale=settings.scale)
@@ -439,7 +451,7 @@ def _make(job: tuple[int, int, Vocabulary, LookalikeSettings, Path, Path]) -> li
             "bbox": [list(q.box) for q in queries],
             "augment": False,
         }
-        records.append(Record(images=[name], conversations=grounding_turns(queries), extra=extra).to_json())
+        records.append(Record(images=[name], conversations=grounding_turns(queries), extra=extra))
     return records
 
 
@@ -480,7 +492,7 @@ def synthesise_lookalike(
         tqdm(total=settings.screens, desc="look-alike screens", unit="screen", disable=not progress) as bar,
     ):
         for (start, stop, *_), made in zip(jobs, pool.map(_make, jobs), strict=True):
-            records += [Record.from_json(r) for r in made]
+            records += made
             bar.update(stop - start)
     write_records(out / "stage1.jsonl", records)
     write_text(
