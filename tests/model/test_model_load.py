@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -79,7 +80,7 @@ def test_a_folder_that_does_not_exist_is_not_downloaded(tmp_path):
 
 def test_unsupported_model_types_are_rejected(tmp_path):
     with pytest.raises(ValueError, match="llava"):
-        model_class_for("llava", tmp_path)
+        model_class_for(SimpleNamespace(model_type="llava"), tmp_path)
 
 
 def test_embeddings_grow_with_new_rows_at_the_old_mean(tiny_tokenizer):

@@ -193,3 +193,21 @@ def test_a_batch_without_labels_still_reaches_every_parameter_in_the_loss(tiny_m
     loss.backward()
     assert loss.item() == 0.0
     assert tiny_model.model.language_model.layers[0].mlp.up_proj.weight.grad is not None
+
+
+def test_a_vision_tower_with_an_absolute_position_grid_packs_exactly(tiny_tokenizer, make_sample):
+    from aguvis.model.tiny import build_tiny_model
+
+    model = build_tiny_model(tiny_tokenizer, seed=0, absolute_position_grid=4).float().train()
+    samples = row_samples(make_sample, 5, 3)
+    reference = copy.deepcopy(model)
+    expected = reference_loss(reference, samples)
+    expected.backward()
+    enable_packed_attention(model)
+    loss = packed_loss(model, samples, AttentionBackend.VARLEN)
+    loss.backward()
+    assert abs(loss.item() - expected.item()) / expected.item() < 1e-5
+    name = "model.visual.absolute_positions.weight"
+    want, got = gradients(reference)[name], gradients(model)[name]
+    assert want.abs().sum() > 0
+    assert F.cosine_similarity(want.flatten(), got.flatten(), dim=0).item() > 0.9999

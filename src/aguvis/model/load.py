@@ -78,7 +78,7 @@ def load_model(
     path = Path(path)
     check_model_dir(path)
     config = AutoConfig.from_pretrained(path, local_files_only=True)
-    cls = model_class_for(config.model_type, path)
+    cls = model_class_for(config, path)
     model = cls.from_pretrained(
         path,
         dtype=dtype if dtype is not None else "auto",
@@ -111,15 +111,23 @@ def check_model_dir(path: Path) -> None:
         )
 
 
-def model_class_for(model_type: str, path: Path | None = None) -> type:
-    """The transformers class for a Qwen2-VL (``qwen2_vl``) or Qwen2.5-VL (``qwen2_5_vl``) config."""
+def model_class_for(config: Any, path: Path | None = None) -> type:
+    """The transformers class for a Qwen2-VL (``qwen2_vl``) or Qwen2.5-VL (``qwen2_5_vl``) config; a
+    Qwen2-VL whose vision config has an absolute position grid gets
+    :class:`aguvis.model.position_grid.Qwen2VLWithPositionGrid`."""
     from transformers import Qwen2_5_VLForConditionalGeneration, Qwen2VLForConditionalGeneration
 
+    from aguvis.model.position_grid import Qwen2VLWithPositionGrid, position_grid_size
+
     classes = {"qwen2_vl": Qwen2VLForConditionalGeneration, "qwen2_5_vl": Qwen2_5_VLForConditionalGeneration}
-    if model_type not in classes:
+    if config.model_type not in classes:
         where = f"{path}/config.json: " if path is not None else ""
-        raise ValueError(f"{where}model_type {model_type!r} is not supported (expected one of {SUPPORTED_MODEL_TYPES})")
-    return classes[model_type]
+        raise ValueError(
+            f"{where}model_type {config.model_type!r} is not supported (expected one of {SUPPORTED_MODEL_TYPES})"
+        )
+    if config.model_type == "qwen2_vl" and position_grid_size(config) > 0:
+        return Qwen2VLWithPositionGrid
+    return classes[config.model_type]
 
 
 def grow_embeddings(model: Any, vocab_size: int) -> bool:

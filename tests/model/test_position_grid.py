@@ -1,0 +1,79 @@
+"""The vision tower's absolute position grid (aguvis.model.position_grid)."""
+
+from __future__ import annotations
+
+import torch
+from transformers import Qwen2VLForConditionalGeneration
+
+from aguvis.chat.vision import build_image_processor
+from aguvis.model.load import load_model, save_checkpoint_hf
+from aguvis.model.position_grid import Qwen2VLWithPositionGrid
+from aguvis.model.tiny import build_tiny_model
+
+GRIDS = torch.tensor([[1, 4, 4], [1, 4, 6]])  # two images: 16 and 24 patches
+
+
+def _patches(seed: int = 0) -> torch.Tensor:
+    return torch.randn(int(GRIDS.prod(-1).sum()), 3 * 2 * 14 * 14, generator=torch.Generator().manual_seed(seed))
+
+
+def test_a_zero_grid_leaves_qwen2_vl_s_vision_tower_unchanged(tiny_tokenizer):
+    model = build_tiny_model(tiny_tokenizer, absolute_position_grid=4).float()
+    plain = build_tiny_model(tiny_tokenizer).float()
+    tower = model.model.visual
+    result = plain.model.visual.load_state_dict(tower.state_dict(), strict=False)
+    assert result.unexpected_keys == ["absolute_positions.weight"] and not result.missing_keys
+    pixels = _patches()
+    with torch.no_grad():
+        with_grid = tower(pixels, grid_thw=GRIDS).pooler_output
+        tower.absolute_positions.weight.zero_()
+        zeroed = tower(pixels, grid_thw=GRIDS).pooler_output
+        reference = plain.model.visual(pixels, grid_thw=GRIDS).pooler_output
+    assert torch.equal(zeroed, reference)
+    assert (with_grid - reference).abs().max() > 1e-4
+
+
+def test_each_patch_gets_the_grid_entry_of_its_place_relative_to_the_image(tiny_tokenizer):
+    tower = build_tiny_model(tiny_tokenizer, absolute_position_grid=4).float().model.visual
+    table = tower.absolute_positions.weight.detach()  # [side * side, dim], row-major over the 4 x 4 grid
+    # the tower's patch order: 2 x 2 merge blocks, row-major inside each
+    order = torch.tensor(
+        [[2 * br + i, 2 * bc + j] for br in range(2) for bc in range(2) for i in (0, 1) for j in (0, 1)]
+    )
+    with torch.no_grad():
+        got = tower.position_embeddings(torch.tensor([[1, 4, 4]]), order)
+    expected = table[order[:, 0] * 4 + order[:, 1]]
+    assert torch.allclose(got, expected, atol=1e-6)
+    # a 2 x 2 image: each patch sees the mean of the 2 x 2 grid block covering its quarter of the image
+    with torch.no_grad():
+        small = tower.position_embeddings(torch.tensor([[1, 2, 2]]), torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]]))
+    quarter = table.view(4, 4, -1)[:2, 2:].reshape(4, -1).mean(0)  # top-right quarter
+    assert torch.allclose(small[1], quarter, atol=1e-6)
+
+
+def test_precomputed_vision_positions_give_the_same_features(tiny_tokenizer):
+    from transformers.vision_utils import get_vision_position_ids
+
+    tower = build_tiny_model(tiny_tokenizer, absolute_position_grid=4).float().model.visual
+    pixels = _patches(1)
+    positions = get_vision_position_ids(GRIDS, tower.spatial_merge_size)
+    with torch.no_grad():
+        computed = tower(pixels, grid_thw=GRIDS).pooler_output
+        given = tower(pixels, grid_thw=GRIDS, position_ids=positions).pooler_output
+    assert torch.equal(computed, given)
+
+
+def test_the_grid_trains(tiny_tokenizer):
+    tower = build_tiny_model(tiny_tokenizer, absolute_position_grid=4).float().train().model.visual
+    tower(_patches(), grid_thw=GRIDS).pooler_output.square().sum().backward()
+    assert tower.absolute_positions.weight.grad.abs().sum() > 0
+
+
+def test_checkpoints_with_a_grid_load_as_the_grid_model_and_others_as_qwen2_vl(tiny_tokenizer, tmp_path):
+    with_grid = build_tiny_model(tiny_tokenizer, absolute_position_grid=4)
+    save_checkpoint_hf(with_grid, tiny_tokenizer, build_image_processor(), tmp_path / "grid")
+    save_checkpoint_hf(build_tiny_model(tiny_tokenizer), tiny_tokenizer, build_image_processor(), tmp_path / "plain")
+    loaded = load_model(tmp_path / "grid").model
+    assert type(loaded) is Qwen2VLWithPositionGrid
+    assert torch.equal(loaded.model.visual.absolute_positions.weight, with_grid.model.visual.absolute_positions.weight)
+    assert type(load_model(tmp_path / "plain").model) is Qwen2VLForConditionalGeneration
