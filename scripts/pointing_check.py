@@ -113,12 +113,15 @@ def _device():
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _tokenised(loaded, records: Path) -> list:
+def _tokenised(loaded, records: Path, limit: int | None = None) -> list:
+    """``(Tokenised, Record)`` of the first ``limit`` (default: all) records."""
+    import itertools
+
     from aguvis.chat.tokenize import RecordTokenizer
     from aguvis.data.records import read_records
 
     tokens = RecordTokenizer(loaded.tokenizer, loaded.image_processor, max_length=512)
-    return [(tokens(r, records.parent), r) for r in read_records(records)]
+    return [(tokens(r, records.parent), r) for r in itertools.islice(read_records(records), limit)]
 
 
 def _batch(model, items: list, device) -> dict:
@@ -161,7 +164,10 @@ def train_packed(args, records: Path, name: str, extra: list[str]) -> Path:
     mixture.write_text(yaml.safe_dump({"datasets": [
         {"json_path": str(records.resolve()), "images_folder": str(records.parent.resolve()),
          "sampling_strategy": "all"}]}), encoding="utf-8")
-    tokens_per_screen = 155  # this template and screen size; the budget packs --batch screens per step
+    from aguvis.model.load import load_model
+
+    # every screen's sample has the same length, so this budget packs --batch screens per step
+    tokens_per_screen = len(_tokenised(load_model(args.out / "init"), records, limit=1)[0][0].input_ids)
     overrides = {"model.path": args.out / "init", "data.mixture": mixture, "data.augment": "null",
                  "data.packing.token_budget": tokens_per_screen * args.batch, "data.num_workers": 2,
                  "optim.lr": args.lr, "schedule.min_lr_ratio": 1.0, "schedule.warmup_ratio": 0.07,
