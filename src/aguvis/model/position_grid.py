@@ -49,15 +49,14 @@ class VisionTowerWithPositionGrid(Qwen2VisionTransformerPretrainedModel):
 
     def __init__(self, config) -> None:
         super().__init__(config)
-        side = int(getattr(config, POSITION_GRID_KEY))
-        self.absolute_positions = nn.Embedding(side * side, config.embed_dim)
+        self.grid_side = int(getattr(config, POSITION_GRID_KEY))
+        self.absolute_positions = nn.Embedding(self.grid_side**2, config.embed_dim)
         nn.init.normal_(self.absolute_positions.weight, std=0.02)
 
     def position_embeddings(self, grid_thw: torch.Tensor, position_ids: torch.Tensor) -> torch.Tensor:
         """``[n_patches, embed_dim]``: for each patch (rows in the order of ``position_ids``, the
         tower's (row, column) of every patch), the grid resampled bilinearly to its image's patch grid."""
-        side = int(getattr(self.config, POSITION_GRID_KEY))
-        table = self.absolute_positions.weight.T.reshape(1, -1, side, side)
+        table = self.absolute_positions.weight.T.reshape(1, -1, self.grid_side, self.grid_side)
         resampled: dict[tuple[int, int], torch.Tensor] = {}
         pieces = []
         for (_t, h, w), rows in zip(grid_thw.tolist(), position_ids.split(grid_thw.prod(-1).tolist()), strict=True):
