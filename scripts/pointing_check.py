@@ -7,7 +7,8 @@ entropy of the cell (ln 64 nats) spread over the answer's label tokens.
 Two trainings start from the same random model and see the same screens:
 
 - ``reference``: the model's own Hugging Face forward, batches of whole
-  samples, AdamW at a constant rate after a warm-up;
+  samples, AdamW at the trainer's rate schedule (constant after a warm-up
+  unless ``--min-lr-ratio`` is below 1);
 - ``packed``: ``aguvis train`` with ``configs/miniwob/stage1.yaml`` (packing,
   preloading, mixed precision on a GPU), the same rate, steps and batch size;
   ``--packed NAME:KEY=VALUE,...`` adds more such trainings with config
@@ -17,10 +18,24 @@ Two trainings start from the same random model and see the same screens:
 Both are scored by the reference forward on held-out screens: the loss per
 answer token, against the no-information loss, and the share of screens
 whose cell the teacher-forced first decimals of x and y name (each of the 8
-cell centres has its own first decimal).
+cell centres has its own first decimal). Whether a run learns to point in
+700 steps depends on its seed (``--seed``: the order of the screens), for
+both loops: compare seeds, not single runs.
+
+Two checks say whether ``aguvis train`` computes what it should, step by step:
+
+- ``--compare``: on the trained reference model (the initial one if none is
+  trained), the loss and gradient of ``packed_forward`` with each attention
+  kernel, in fp32 and bf16, against the model's own forward;
+- ``--compare-trainer``: for each packed training, its first
+  ``--compare-steps`` steps, each checked against a plain fp32 copy started
+  from the trainer's weights: the screens' patches against freshly drawn
+  ones, the gradient and the optimizer's update (:func:`compare_trainer`).
 
     python scripts/pointing_check.py --out runs/pointing-check --steps 700 --shape absolute_position_grid=16 \\
         --packed fp32:precision=fp32 --packed no-preload:data.preload=false
+    python scripts/pointing_check.py --out runs/pointing-check --shape absolute_position_grid=16 \\
+        --compare --compare-trainer --compare-steps 300 --no-train
 """
 
 from __future__ import annotations
@@ -37,9 +52,18 @@ from pathlib import Path
 import yaml
 
 SIDE, CELLS = 224, 8
-SHAPE = {"hidden_size": 128, "num_hidden_layers": 3, "num_attention_heads": 2, "num_key_value_heads": 2,
-         "intermediate_size": 256, "mrope_section": [8, 12, 12], "vision_depth": 3, "vision_embed_dim": 64,
-         "vision_num_heads": 2}
+WARMUP = 0.07  # share of the steps warming the rate up, in both loops
+SHAPE = {
+    "hidden_size": 128,
+    "num_hidden_layers": 3,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 2,
+    "intermediate_size": 256,
+    "mrope_section": [8, 12, 12],
+    "vision_depth": 3,
+    "vision_embed_dim": 64,
+    "vision_num_heads": 2,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,12 +72,55 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=700, help="optimizer steps of each training (default 700)")
     parser.add_argument("--batch", type=int, default=32, help="screens per step (default 32)")
     parser.add_argument("--lr", type=float, default=2e-3, help="learning rate after the warm-up (default 2e-3)")
+    parser.add_argument(
+        "--min-lr-ratio",
+        type=float,
+        default=1.0,
+        help="the rate's cosine decay ends at lr times this (default 1: constant after the warm-up)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="order of the training screens: the reference's batches and the trainer's run.seed",
+    )
     parser.add_argument("--screens", type=int, default=3000, help="training screens (default 3000)")
-    parser.add_argument("--shape", action="append", default=[], metavar="FIELD=VALUE",
-                        help="TinyConfig override of the model, e.g. absolute_position_grid=16")
-    parser.add_argument("--packed", dest="variants", action="append", default=[], metavar="NAME:KEY=VALUE,...",
-                        help="one more packed training, with these config overrides")
+    parser.add_argument(
+        "--shape",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="TinyConfig override of the model, e.g. absolute_position_grid=16",
+    )
+    parser.add_argument(
+        "--packed",
+        dest="variants",
+        action="append",
+        default=[],
+        metavar="NAME:KEY=VALUE,...",
+        help="one more packed training, with these config overrides",
+    )
     parser.add_argument("--only", choices=("reference", "packed"), help="run only the reference or the packed ones")
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="also compare, on the trained reference model, the packed forward's loss and gradients "
+        "(each attention kernel, fp32 and bf16) with the model's own forward",
+    )
+    parser.add_argument(
+        "--compare-trainer",
+        action="store_true",
+        help="before training, check each packed training's data, gradients and updates on its "
+        "first batches against a plain model (see compare_trainer)",
+    )
+    parser.add_argument(
+        "--compare-steps",
+        type=int,
+        default=3,
+        metavar="N",
+        help="steps of --compare-trainer (default 3); each starts from the trainer's weights",
+    )
+    parser.add_argument("--no-train", action="store_true", help="only the comparisons that need no training")
     args = parser.parse_args(argv)
     trainings: dict[str, list[str]] = {}
     if args.only != "packed":
@@ -71,15 +138,32 @@ def main(argv: list[str] | None = None) -> int:
     heldout = draw(args.out / "heldout", 500, seed=1)
     spec = args.out / "model.yaml"
     spec.write_text(yaml.safe_dump({"seed": 0, "shape": shape}), encoding="utf-8")
-    subprocess.run([sys.executable, "scripts/miniwob_init_model.py", "--config", str(spec),
-                    "--output", str(args.out / "init")], check=True)
+    subprocess.run(
+        [sys.executable, "scripts/miniwob_init_model.py", "--config", str(spec), "--output", str(args.out / "init")],
+        check=True,
+    )
     results: dict = {"shape": shape, "steps": args.steps, "batch": args.batch, "lr": args.lr}
-    for name, overrides in trainings.items():
+    if args.compare_trainer:
+        results["compare_trainer"] = {}
+        for name, overrides in trainings.items():
+            if name != "reference":
+                results["compare_trainer"][name] = compare_trainer(args, train, overrides, args.compare_steps)
+                (args.out / "check.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+                print(json.dumps({"compare_trainer": {name: results["compare_trainer"][name]["summary"]}}), flush=True)
+    for name, overrides in {} if args.no_train else trainings.items():
         start = time.monotonic()
         model_dir = train_reference(args, train) if name == "reference" else train_packed(args, train, name, overrides)
         results[name] = {"train_s": round(time.monotonic() - start, 1), **score(model_dir, heldout)}
         (args.out / "check.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         print(json.dumps({name: results[name]}), flush=True)
+        if name == "reference" and args.compare:
+            results["compare"] = compare_forward(model_dir, heldout)
+            (args.out / "check.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+            print(json.dumps({"compare": results["compare"]}), flush=True)
+    if args.compare and "compare" not in results:  # no reference trained: compare on the initial model
+        results["compare"] = compare_forward(args.out / "init", heldout)
+        (args.out / "check.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        print(json.dumps({"compare": results["compare"]}), flush=True)
     return 0
 
 
@@ -99,10 +183,23 @@ def draw(folder: Path, n: int, seed: int) -> Path:
         ImageDraw.Draw(image).rectangle([left, top, left + 19, top + 19], fill="black")
         image.save(folder / f"{k}.png")
         x, y = (col + 0.5) / CELLS, (row + 0.5) / CELLS
-        lines.append(json.dumps({"image": f"{k}.png", "conversations": [
-            {"from": "human", "value": "<image>Click the square"},
-            {"from": "gpt", "value": f"pyautogui.click(x={x:.4f}, y={y:.4f})", "recipient": "os", "end_turn": True}],
-            "cell": [row, col]}))
+        lines.append(
+            json.dumps(
+                {
+                    "image": f"{k}.png",
+                    "conversations": [
+                        {"from": "human", "value": "<image>Click the square"},
+                        {
+                            "from": "gpt",
+                            "value": f"pyautogui.click(x={x:.4f}, y={y:.4f})",
+                            "recipient": "os",
+                            "end_turn": True,
+                        },
+                    ],
+                    "cell": [row, col],
+                }
+            )
+        )
     records.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return records
 
@@ -128,28 +225,35 @@ def _batch(model, items: list, device) -> dict:
     import torch
 
     ids = torch.stack([t.input_ids for t in items]).to(device)
-    return {"input_ids": ids, "labels": torch.stack([t.labels for t in items]).to(device),
-            "mm_token_type_ids": (ids == model.config.image_token_id).int(),
-            "pixel_values": torch.cat([t.pixel_values for t in items]).to(device),
-            "image_grid_thw": torch.cat([t.image_grid_thw for t in items]).to(device)}
+    return {
+        "input_ids": ids,
+        "labels": torch.stack([t.labels for t in items]).to(device),
+        "mm_token_type_ids": (ids == model.config.image_token_id).int(),
+        "pixel_values": torch.cat([t.pixel_values for t in items]).to(device),
+        "image_grid_thw": torch.cat([t.image_grid_thw for t in items]).to(device),
+    }
 
 
 def train_reference(args, records: Path) -> Path:
     import torch
 
     from aguvis.model.load import load_model
+    from aguvis.train.schedule import WarmupCosine, warmup_steps_for
 
     device = _device()
     loaded = load_model(args.out / "init", dtype=torch.float32, device=device)
     model = loaded.model.train()
     items = [t for t, _ in _tokenised(loaded, records)]
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    warmup = max(1, round(0.07 * args.steps))
-    rng = random.Random(1)
+    rate = WarmupCosine(args.steps, warmup_steps_for(args.steps, WARMUP), "cosine", args.min_lr_ratio)
+    rng = random.Random(1 + args.seed)
     for step in range(1, args.steps + 1):
         for group in optimizer.param_groups:
-            group["lr"] = args.lr * min(1.0, step / warmup)
-        model(**_batch(model, rng.sample(items, args.batch), device)).loss.backward()
+            group["lr"] = args.lr * rate(step - 1)
+        loss = model(**_batch(model, rng.sample(items, args.batch), device)).loss
+        loss.backward()
+        if step % 50 == 0:
+            print(json.dumps({"reference_step": step, "loss": round(float(loss.detach()), 4)}), flush=True)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -159,25 +263,182 @@ def train_reference(args, records: Path) -> Path:
     return out
 
 
-def train_packed(args, records: Path, name: str, extra: list[str]) -> Path:
+def packed_overrides(args, records: Path, name: str) -> list[str]:
+    """``--set`` overrides of ``configs/miniwob/stage1.yaml`` for a packed training on ``records``."""
     mixture = args.out / "mixture.yaml"
-    mixture.write_text(yaml.safe_dump({"datasets": [
-        {"json_path": str(records.resolve()), "images_folder": str(records.parent.resolve()),
-         "sampling_strategy": "all"}]}), encoding="utf-8")
+    mixture.write_text(
+        yaml.safe_dump(
+            {
+                "datasets": [
+                    {
+                        "json_path": str(records.resolve()),
+                        "images_folder": str(records.parent.resolve()),
+                        "sampling_strategy": "all",
+                    }
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
     from aguvis.model.load import load_model
 
     # every screen's sample has the same length, so this budget packs --batch screens per step
     tokens_per_screen = len(_tokenised(load_model(args.out / "init"), records, limit=1)[0][0].input_ids)
-    overrides = {"model.path": args.out / "init", "data.mixture": mixture, "data.augment": "null",
-                 "data.packing.token_budget": tokens_per_screen * args.batch, "data.num_workers": 2,
-                 "optim.lr": args.lr, "schedule.min_lr_ratio": 1.0, "schedule.warmup_ratio": 0.07,
-                 "run.max_steps": args.steps, "run.log_every": 50, "run.resume": "none",
-                 "run.output_dir": args.out / name}
+    overrides = {
+        "model.path": args.out / "init",
+        "data.mixture": mixture,
+        "data.augment": "null",
+        "data.packing.token_budget": tokens_per_screen * args.batch,
+        "data.num_workers": 2,
+        "optim.lr": args.lr,
+        "schedule.min_lr_ratio": args.min_lr_ratio,
+        "schedule.warmup_ratio": WARMUP,
+        "run.max_steps": args.steps,
+        "run.seed": args.seed,
+        "run.log_every": 50,
+        "run.resume": "none",
+        "run.output_dir": args.out / name,
+    }
+    return [f"{key}={value}" for key, value in overrides.items()]
+
+
+def train_packed(args, records: Path, name: str, extra: list[str]) -> Path:
     command = [sys.executable, "-m", "aguvis.cli", "train", "--config", "configs/miniwob/stage1.yaml"]
-    for override in [f"{key}={value}" for key, value in overrides.items()] + extra:
+    for override in packed_overrides(args, records, name) + extra:
         command += ["--set", override]
     subprocess.run(command, check=True)
     return args.out / name / "model"
+
+
+def compare_trainer(args, records: Path, extra: list[str], steps: int = 3) -> dict:
+    """What ``aguvis train`` computes on its first ``steps`` batches, checked
+    against a plain fp32 copy of the same model:
+
+    - ``pixels_wrong``: screens in the batch whose patches differ from those
+      of a freshly drawn screen with the square in the cell its answer names
+      (the data path, preloading and the copy to the device included);
+    - ``loss`` and ``grad_cosine``: the trainer's wrapped (sharded, maybe
+      mixed-precision) model against the plain model's packed forward;
+    - ``update_cosine``: the trainer's optimizer step against a plain AdamW
+      step (same groups, clipping and rate) from the plain gradient.
+    """
+    import re
+
+    import torch
+    import torch.nn.functional as F
+    from PIL import Image, ImageDraw
+
+    from aguvis.model.load import load_model
+    from aguvis.packing.attention import enable_packed_attention
+    from aguvis.packing.forward import packed_forward
+    from aguvis.train.config import load_config
+    from aguvis.train.trainer import Trainer
+
+    config = load_config(
+        "configs/miniwob/stage1.yaml",
+        packed_overrides(args, records, "compare-trainer") + ["schedule.warmup_ratio=0"] + extra,
+    )
+    trainer = Trainer(config)
+    device = trainer.dist.device
+    plain = load_model(args.out / "init", dtype=torch.float32, device=device).model.train()
+    enable_packed_attention(plain)
+    backend = trainer.packing.attention
+    tokenizer = trainer.loaded.tokenizer
+    optim = config.optim
+    decay = [p for p in plain.parameters() if p.ndim > 1]
+    no_decay = [p for p in plain.parameters() if p.ndim <= 1]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=optim.lr,
+        betas=optim.betas,
+        eps=optim.eps,
+    )
+    expected: dict[tuple[int, int], torch.Tensor] = {}
+
+    def screen(row: int, col: int, tokens: int) -> torch.Tensor:
+        if (row, col) not in expected:
+            cell = SIDE // CELLS
+            image = Image.new("RGB", (SIDE, SIDE), "white")
+            left, top = col * cell + 4, row * cell + 4
+            ImageDraw.Draw(image).rectangle([left, top, left + 19, top + 19], fill="black")
+            expected[(row, col)] = trainer.record_tokenizer.vision_inputs([image], [tokens])[0].float()
+        return expected[(row, col)]
+
+    def full(t: torch.Tensor) -> torch.Tensor:
+        return (t.full_tensor() if hasattr(t, "full_tensor") else t).detach().float()
+
+    def cosine(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
+        return round(
+            float(F.cosine_similarity(torch.cat([t.flatten() for t in a]), torch.cat([t.flatten() for t in b]), dim=0)),
+            5,
+        )
+
+    stream = trainer.micro_batch_stream()
+    results = []
+    try:
+        for _ in range(steps):
+            batch = next(stream)
+            trainer.position = trainer.sampler.advance(trainer.position)
+            filled = batch.with_pixels(trainer.patch_pool) if trainer.patch_pool is not None else batch
+            merge = plain.config.vision_config.spatial_merge_size**2
+            patches = filled.pixel_values.float().split([int(g.prod()) for g in filled.image_grid_thw])
+            sequence, labels = filled.sequence_ids.flatten(), filled.labels.flatten()
+            wrong = 0
+            for k, pixels in enumerate(patches):
+                answer = tokenizer.decode(labels[(sequence == k) & (labels != -100)].tolist())
+                x, y = (float(v) for v in re.search(r"x=([\d.]+), y=([\d.]+)", answer).groups())
+                want = screen(int(y * CELLS), int(x * CELLS), pixels.shape[0] // merge).to(pixels.device)
+                wrong += int((pixels - want).abs().max() > 0.05)
+
+            # the plain gradient and update, from the trainer's current weights
+            with torch.no_grad():
+                for (name, mine), (other, theirs) in zip(
+                    plain.named_parameters(), trainer.hf_model.named_parameters(), strict=True
+                ):
+                    assert name == other, (name, other)
+                    mine.copy_(full(theirs))
+            before = [p.detach().clone() for p in plain.parameters()]
+            optimizer.zero_grad(set_to_none=True)
+            logits = plain.lm_head(packed_forward(plain, filled, backend)).float()
+            plain_loss = F.cross_entropy(logits, filled.label_targets, reduction="sum")
+            (plain_loss / filled.num_label_tokens).backward()
+            plain_grads = [p.grad.detach().clone() for p in plain.parameters()]
+            torch.nn.utils.clip_grad_norm_(list(plain.parameters()), optim.grad_clip or float("inf"))
+            for group in optimizer.param_groups:
+                group["lr"] = trainer.optimizer.param_groups[0]["lr"]
+            optimizer.step()
+            plain_update = [p.detach() - b for p, b in zip(plain.parameters(), before, strict=True)]
+
+            trainer_before = [full(p).clone() for p in trainer.hf_model.parameters()]
+            loss_sum = trainer.forward_backward_step(batch, batch.num_label_tokens)
+            trainer_grads = [full(p.grad) for p in trainer.hf_model.parameters()]
+            grad_norm = trainer.clip_gradients()
+            trainer.optimizer.step()
+            trainer.scheduler.step()
+            trainer.optimizer.zero_grad(set_to_none=True)
+            trainer_update = [full(p) - b for p, b in zip(trainer.hf_model.parameters(), trainer_before, strict=True)]
+            results.append(
+                {
+                    "screens": len(patches),
+                    "pixels_wrong": wrong,
+                    "loss": round(float(loss_sum) / batch.num_label_tokens, 5),
+                    "plain_loss": round(float(plain_loss.detach()) / batch.num_label_tokens, 5),
+                    "grad_norm": round(float(grad_norm), 5),
+                    "plain_grad_norm": round(float(torch.cat([g.flatten() for g in plain_grads]).norm()), 5),
+                    "grad_cosine": cosine(trainer_grads, plain_grads),
+                    "update_cosine": cosine(trainer_update, plain_update),
+                }
+            )
+    finally:
+        trainer.close()
+    summary = {
+        "steps": len(results),
+        "pixels_wrong": sum(r["pixels_wrong"] for r in results),
+        "min_grad_cosine": min(r["grad_cosine"] for r in results),
+        "min_update_cosine": min(r["update_cosine"] for r in results),
+        "loss_every_25": [r["loss"] for r in results[::25]],
+    }
+    return {"overrides": extra, "summary": summary, "steps": results}
 
 
 def score(model_dir: Path, records: Path) -> dict:
@@ -193,7 +454,7 @@ def score(model_dir: Path, records: Path) -> dict:
     total, tokens, named = 0.0, 0, 0
     with torch.inference_mode():
         for k in range(0, len(items), 50):
-            chunk = items[k:k + 50]
+            chunk = items[k : k + 50]
             batch = _batch(model, [t for t, _ in chunk], device)
             logits = model(**{n: v for n, v in batch.items() if n != "labels"}).logits[:, :-1].float()
             labels = batch["labels"][:, 1:]
@@ -202,11 +463,71 @@ def score(model_dir: Path, records: Path) -> dict:
             tokens += int(mask.sum())
             predicted = logits.argmax(-1)
             for i, (_, record) in enumerate(chunk):
-                named += int(_first_decimals(loaded.tokenizer, predicted[i][mask[i]], labels[i][mask[i]])
-                             == tuple(_first_decimal((c + 0.5) / CELLS) for c in record.extra["cell"][::-1]))
+                named += int(
+                    _first_decimals(loaded.tokenizer, predicted[i][mask[i]], labels[i][mask[i]])
+                    == tuple(_first_decimal((c + 0.5) / CELLS) for c in record.extra["cell"][::-1])
+                )
     per_answer = tokens / len(items)
-    return {"loss": round(total / tokens, 4), "no_information_loss": round(math.log(CELLS * CELLS) / per_answer, 4),
-            "cells_named": round(named / len(items), 3)}
+    return {
+        "loss": round(total / tokens, 4),
+        "no_information_loss": round(math.log(CELLS * CELLS) / per_answer, 4),
+        "cells_named": round(named / len(items), 3),
+    }
+
+
+def compare_forward(model_dir: Path, records: Path, n: int = 32) -> dict:
+    """Loss per answer token of ``n`` held-out screens, and the cosine of the
+    whole gradient with the fp32 reference's, through the model's own forward
+    and through ``packed_forward`` with each attention kernel, in fp32 and bf16.
+    The packed forward of a trained model must match the reference: this is
+    where a kernel that is wrong only on a GPU shows."""
+    import torch
+    import torch.nn.functional as F
+
+    from aguvis.model.load import load_model
+    from aguvis.packing.attention import disable_packed_attention, enable_packed_attention
+    from aguvis.packing.forward import packed_forward
+    from aguvis.packing.sequence import PackingSpec, pack_batch
+
+    device = _device()
+    loaded = load_model(model_dir, dtype=torch.float32, device=device)
+    items = [t for t, _ in _tokenised(loaded, records, limit=n)]
+    model = loaded.model.train()
+
+    def reference():
+        batch = _batch(model, items, device)
+        logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits[:, :-1].float()
+        labels = batch["labels"][:, 1:]
+        return F.cross_entropy(logits[labels != -100], labels[labels != -100])
+
+    def packed(backend):
+        batch = pack_batch(items, PackingSpec.from_config(model.config)).to(device)
+        logits = model.lm_head(packed_forward(model, batch, backend)).float()
+        return F.cross_entropy(logits, batch.label_targets)
+
+    def run(fn):
+        model.zero_grad(set_to_none=True)
+        loss = fn()
+        loss.backward()
+        grad = torch.cat([p.grad.float().flatten() for p in model.parameters() if p.grad is not None])
+        return float(loss.detach()), grad
+
+    results, baseline = {}, None
+    for dtype in (torch.float32, torch.bfloat16):
+        model.to(dtype)
+        label = str(dtype).removeprefix("torch.")
+        disable_packed_attention(model)
+        for name, fn in [("reference", reference)] + [(b, lambda b=b: packed(b)) for b in ("varlen", "sdpa")]:
+            if name != "reference":
+                enable_packed_attention(model)
+            loss, grad = run(fn)
+            baseline = grad if baseline is None else baseline
+            results[f"{label} {name}"] = {
+                "loss": round(loss, 5),
+                "grad_cosine": round(float(F.cosine_similarity(grad, baseline, dim=0)), 5),
+            }
+        disable_packed_attention(model)
+    return results
 
 
 def _first_decimal(value: float) -> int:

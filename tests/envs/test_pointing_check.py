@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from PIL import Image
 
 from aguvis.model.tiny import build_tiny_tokenizer
-from tests.fixtures_scripts import load_script
+from tests.fixtures_scripts import SCRIPTS, load_script
 
 
 def test_each_screen_has_its_square_in_the_named_cell_and_the_answer_at_its_centre(tmp_path):
@@ -48,3 +49,62 @@ def test_a_packed_variant_needs_a_new_name_and_key_value_overrides(tmp_path, spe
     with pytest.raises(SystemExit) as exit_info:
         check.main(["--out", str(tmp_path), "--packed", spec])
     assert exit_info.value.code == 2
+
+
+def _check_without_training(tmp_path, monkeypatch, *extra: str) -> dict:
+    check = load_script("pointing_check")
+    monkeypatch.chdir(SCRIPTS.parent)  # the script names configs/ and scripts/ from the repository root
+    out = tmp_path / "check"
+    check.main(
+        [
+            "--out",
+            str(out),
+            "--screens",
+            "48",
+            "--batch",
+            "8",
+            "--steps",
+            "10",
+            "--shape",
+            "absolute_position_grid=8",
+            "--compare-trainer",
+            "--compare-steps",
+            "7",
+            "--no-train",
+            *extra,
+        ]
+    )
+    return json.loads((out / "check.json").read_text())
+
+
+@pytest.mark.slow
+def test_the_trainer_computes_each_step_as_a_plain_model_does_and_the_packed_forward_as_the_model_own(
+    tmp_path, monkeypatch
+):
+    results = _check_without_training(tmp_path, monkeypatch, "--compare")
+    summary = results["compare_trainer"]["packed"]["summary"]
+    assert summary["steps"] == 7  # 6 steps per epoch: the second epoch's loader is checked too
+    assert summary["pixels_wrong"] == 0
+    assert summary["min_grad_cosine"] > 0.9999
+    assert summary["min_update_cosine"] > 0.999
+    compare = results["compare"]
+    reference = compare["float32 reference"]["loss"]
+    for kernel in ("varlen", "sdpa"):
+        assert compare[f"float32 {kernel}"]["loss"] == pytest.approx(reference, abs=1e-4)
+        assert compare[f"float32 {kernel}"]["grad_cosine"] > 0.9999
+        assert compare[f"bfloat16 {kernel}"]["grad_cosine"] > 0.99
+
+
+@pytest.mark.slow
+def test_screens_paired_with_the_wrong_answers_are_counted(tmp_path, monkeypatch):
+    from aguvis.packing.sequence import PackedBatch
+
+    with_pixels = PackedBatch.with_pixels
+
+    def shifted(self, pool):  # every screen gets the next one's patches
+        batch = with_pixels(self, pool)
+        return replace(batch, pixel_values=batch.pixel_values.roll(int(batch.image_grid_thw[0].prod()), 0))
+
+    monkeypatch.setattr(PackedBatch, "with_pixels", shifted)
+    summary = _check_without_training(tmp_path, monkeypatch)["compare_trainer"]["packed"]["summary"]
+    assert summary["pixels_wrong"] > 0.5 * 7 * 8  # a shifted screen shows the same cell by chance only
