@@ -104,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--compare",
         action="store_true",
-        help="also compare, on the trained reference model, the packed forward's loss and gradients "
-        "(each attention kernel, fp32 and bf16) with the model's own forward",
+        help="also compare, on the trained reference model (the initial one if none is trained), the packed "
+        "forward's loss and gradients (each attention kernel, fp32 and bf16) with the model's own forward",
     )
     parser.add_argument(
         "--compare-trainer",
