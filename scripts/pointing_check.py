@@ -143,45 +143,40 @@ def main(argv: list[str] | None = None) -> int:
         check=True,
     )
     results: dict = {"shape": shape, "steps": args.steps, "batch": args.batch, "lr": args.lr}
+
+    def record(key: str, value: dict, shown: dict | None = None) -> None:
+        """Keep ``value`` in check.json at once (a long run may be cut short) and print ``shown`` of it."""
+        results[key] = value
+        (args.out / "check.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        print(json.dumps({key: value if shown is None else shown}), flush=True)
+
     if args.compare_trainer:
-        results["compare_trainer"] = {}
+        compared: dict = {}
         for name, overrides in trainings.items():
             if name != "reference":
-                results["compare_trainer"][name] = compare_trainer(args, train, overrides, args.compare_steps)
-                (args.out / "check.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-                print(json.dumps({"compare_trainer": {name: results["compare_trainer"][name]["summary"]}}), flush=True)
+                compared[name] = compare_trainer(args, train, overrides, args.compare_steps)
+                record("compare_trainer", compared, {n: c["summary"] for n, c in compared.items()})
     for name, overrides in {} if args.no_train else trainings.items():
         start = time.monotonic()
         model_dir = train_reference(args, train) if name == "reference" else train_packed(args, train, name, overrides)
-        results[name] = {"train_s": round(time.monotonic() - start, 1), **score(model_dir, heldout)}
-        (args.out / "check.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-        print(json.dumps({name: results[name]}), flush=True)
+        record(name, {"train_s": round(time.monotonic() - start, 1), **score(model_dir, heldout)})
         if name == "reference" and args.compare:
-            results["compare"] = compare_forward(model_dir, heldout)
-            (args.out / "check.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-            print(json.dumps({"compare": results["compare"]}), flush=True)
+            record("compare", compare_forward(model_dir, heldout))
     if args.compare and "compare" not in results:  # no reference trained: compare on the initial model
-        results["compare"] = compare_forward(args.out / "init", heldout)
-        (args.out / "check.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-        print(json.dumps({"compare": results["compare"]}), flush=True)
+        record("compare", compare_forward(args.out / "init", heldout))
     return 0
 
 
 def draw(folder: Path, n: int, seed: int) -> Path:
     """``n`` screens and ``records.jsonl`` in ``folder`` (kept when already there)."""
-    from PIL import Image, ImageDraw
-
     records = folder / "records.jsonl"
     if records.is_file():
         return records
     folder.mkdir(parents=True, exist_ok=True)
-    rng, lines, cell = random.Random(seed), [], SIDE // CELLS
+    rng, lines = random.Random(seed), []
     for k in range(n):
         row, col = rng.randrange(CELLS), rng.randrange(CELLS)
-        image = Image.new("RGB", (SIDE, SIDE), "white")
-        left, top = col * cell + 4, row * cell + 4
-        ImageDraw.Draw(image).rectangle([left, top, left + 19, top + 19], fill="black")
-        image.save(folder / f"{k}.png")
+        square_screen(row, col).save(folder / f"{k}.png")
         x, y = (col + 0.5) / CELLS, (row + 0.5) / CELLS
         lines.append(
             json.dumps(
@@ -202,6 +197,17 @@ def draw(folder: Path, n: int, seed: int) -> Path:
         )
     records.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return records
+
+
+def square_screen(row: int, col: int):
+    """A white screen with the black 20 px square in cell ``(row, col)``."""
+    from PIL import Image, ImageDraw
+
+    cell = SIDE // CELLS
+    image = Image.new("RGB", (SIDE, SIDE), "white")
+    left, top = col * cell + 4, row * cell + 4
+    ImageDraw.Draw(image).rectangle([left, top, left + 19, top + 19], fill="black")
+    return image
 
 
 def _device():
@@ -326,7 +332,6 @@ def compare_trainer(args, records: Path, extra: list[str], steps: int = 3) -> di
 
     import torch
     import torch.nn.functional as F
-    from PIL import Image, ImageDraw
 
     from aguvis.model.load import load_model
     from aguvis.packing.attention import enable_packed_attention
@@ -357,11 +362,8 @@ def compare_trainer(args, records: Path, extra: list[str], steps: int = 3) -> di
 
     def screen(row: int, col: int, tokens: int) -> torch.Tensor:
         if (row, col) not in expected:
-            cell = SIDE // CELLS
-            image = Image.new("RGB", (SIDE, SIDE), "white")
-            left, top = col * cell + 4, row * cell + 4
-            ImageDraw.Draw(image).rectangle([left, top, left + 19, top + 19], fill="black")
-            expected[(row, col)] = trainer.record_tokenizer.vision_inputs([image], [tokens])[0].float()
+            pixels = trainer.record_tokenizer.vision_inputs([square_screen(row, col)], [tokens])[0]
+            expected[(row, col)] = pixels.float()
         return expected[(row, col)]
 
     def full(t: torch.Tensor) -> torch.Tensor:
@@ -373,6 +375,7 @@ def compare_trainer(args, records: Path, extra: list[str], steps: int = 3) -> di
             5,
         )
 
+    merge = plain.config.vision_config.spatial_merge_size**2
     stream = trainer.micro_batch_stream()
     results = []
     try:
@@ -380,7 +383,6 @@ def compare_trainer(args, records: Path, extra: list[str], steps: int = 3) -> di
             batch = next(stream)
             trainer.position = trainer.sampler.advance(trainer.position)
             filled = batch.with_pixels(trainer.patch_pool) if trainer.patch_pool is not None else batch
-            merge = plain.config.vision_config.spatial_merge_size**2
             patches = filled.pixel_values.float().split([int(g.prod()) for g in filled.image_grid_thw])
             sequence, labels = filled.sequence_ids.flatten(), filled.labels.flatten()
             wrong = 0
