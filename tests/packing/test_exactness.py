@@ -195,10 +195,22 @@ def test_a_batch_without_labels_still_reaches_every_parameter_in_the_loss(tiny_m
     assert tiny_model.model.language_model.layers[0].mlp.up_proj.weight.grad is not None
 
 
-def test_a_vision_tower_with_an_absolute_position_grid_packs_exactly(tiny_tokenizer, make_sample):
+@pytest.mark.parametrize(
+    ("shape", "name", "frozen"),
+    [
+        ({"absolute_position_grid": 4}, "model.visual.absolute_positions.weight", False),
+        ({"absolute_position_code": 4}, "model.visual.merger.position_code.weight", False),
+        ({"absolute_position_code": 4}, "model.visual.merger.position_code.weight", True),
+    ],
+    ids=["grid", "code", "code-frozen-tower"],
+)
+def test_a_vision_tower_with_absolute_positions_packs_exactly(tiny_tokenizer, make_sample, shape, name, frozen):
+    from aguvis.model.freeze import freeze_vision_tower
     from aguvis.model.tiny import build_tiny_model
 
-    model = build_tiny_model(tiny_tokenizer, seed=0, absolute_position_grid=4).float().train()
+    model = build_tiny_model(tiny_tokenizer, seed=0, **shape).float().train()
+    if frozen:  # the packed forward then runs the merger (and the code) apart from the frozen blocks
+        freeze_vision_tower(model)
     samples = row_samples(make_sample, 5, 3)
     reference = copy.deepcopy(model)
     expected = reference_loss(reference, samples)
@@ -207,7 +219,6 @@ def test_a_vision_tower_with_an_absolute_position_grid_packs_exactly(tiny_tokeni
     loss = packed_loss(model, samples, AttentionBackend.VARLEN)
     loss.backward()
     assert abs(loss.item() - expected.item()) / expected.item() < 1e-5
-    name = "model.visual.absolute_positions.weight"
     want, got = gradients(reference)[name], gradients(model)[name]
     assert want.abs().sum() > 0
     assert F.cosine_similarity(want.flatten(), got.flatten(), dim=0).item() > 0.9999

@@ -114,10 +114,10 @@ def check_model_dir(path: Path) -> None:
 def model_class_for(config: Any, path: Path | None = None) -> type:
     """The transformers class for a Qwen2-VL (``qwen2_vl``) or Qwen2.5-VL (``qwen2_5_vl``) config; a
     Qwen2-VL whose vision config has an absolute position grid gets
-    :class:`aguvis.model.position_grid.Qwen2VLWithPositionGrid`."""
+    :class:`aguvis.model.absolute_positions.Qwen2VLWithAbsolutePositions`."""
     from transformers import Qwen2_5_VLForConditionalGeneration, Qwen2VLForConditionalGeneration
 
-    from aguvis.model.position_grid import Qwen2VLWithPositionGrid, position_grid_size
+    from aguvis.model.absolute_positions import Qwen2VLWithAbsolutePositions, position_code_size, position_grid_size
 
     classes = {"qwen2_vl": Qwen2VLForConditionalGeneration, "qwen2_5_vl": Qwen2_5_VLForConditionalGeneration}
     if config.model_type not in classes:
@@ -125,8 +125,8 @@ def model_class_for(config: Any, path: Path | None = None) -> type:
         raise ValueError(
             f"{where}model_type {config.model_type!r} is not supported (expected one of {SUPPORTED_MODEL_TYPES})"
         )
-    if config.model_type == "qwen2_vl" and position_grid_size(config) > 0:
-        return Qwen2VLWithPositionGrid
+    if config.model_type == "qwen2_vl" and (position_grid_size(config) > 0 or position_code_size(config) > 0):
+        return Qwen2VLWithAbsolutePositions
     return classes[config.model_type]
 
 

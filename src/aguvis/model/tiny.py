@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from transformers import PreTrainedTokenizerBase, Qwen2VLConfig, Qwen2VLForConditionalGeneration
 
-from aguvis.model.position_grid import POSITION_GRID_KEY, Qwen2VLWithPositionGrid
+from aguvis.model.absolute_positions import POSITION_CODE_KEY, POSITION_GRID_KEY, Qwen2VLWithAbsolutePositions
 from aguvis.model.tiny_tokenizer import build_tiny_tokenizer
 
 __all__ = ["TINY_CONFIG", "TinyConfig", "build_tiny_model", "build_tiny_tokenizer", "tiny_qwen2_vl_config"]
@@ -44,7 +44,8 @@ class TinyConfig:
     max_position_embeddings: int = 32768
     tie_word_embeddings: bool = False
     rope_theta: float = 1_000_000.0  # Qwen2-VL's; smaller gives the image rows and columns faster rotations
-    absolute_position_grid: int = 0  # > 0: a learned grid of that side in the vision tower (aguvis.model.position_grid)
+    absolute_position_grid: int = 0  # > 0: a learned grid of that side in the vision tower (aguvis.model.absolute_positions)
+    absolute_position_code: int = 0  # > 0: Fourier position code of that many frequencies at the merger (same module)
 
 
 TINY_CONFIG = TinyConfig()
@@ -90,6 +91,7 @@ def tiny_qwen2_vl_config(tokenizer: PreTrainedTokenizerBase, shape: TinyConfig =
             temporal_patch_size=shape.temporal_patch_size,
             spatial_merge_size=shape.spatial_merge_size,
             **({POSITION_GRID_KEY: shape.absolute_position_grid} if shape.absolute_position_grid else {}),
+            **({POSITION_CODE_KEY: shape.absolute_position_code} if shape.absolute_position_code else {}),
         ),
         image_token_id=ids["image_token_id"],
         video_token_id=ids["video_token_id"],
@@ -115,7 +117,7 @@ def build_tiny_model(
     config._attn_implementation = "sdpa"
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = (Qwen2VLWithPositionGrid if shape.absolute_position_grid else Qwen2VLForConditionalGeneration)(config)
+        model = (Qwen2VLWithAbsolutePositions if shape.absolute_position_grid or shape.absolute_position_code else Qwen2VLForConditionalGeneration)(config)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     vocab = tokenizer.get_vocab()
     model.generation_config.eos_token_id = [vocab[t] for t in ("<|diff_marker|>", "<|im_end|>") if t in vocab]

@@ -79,6 +79,8 @@ def _image_features(visual: nn.Module, batch: PackedBatch) -> torch.Tensor:
             position_ids=batch.vision_position_ids,
         )
     if grad and merger_trains and not blocks_train:
+        if hasattr(visual, "merged"):  # a tower with a position code at its merger
+            return visual.merged(out.last_hidden_state, batch.image_grid_thw, batch.vision_position_ids)
         return visual.merger(out.last_hidden_state)
     return out.pooler_output
 
