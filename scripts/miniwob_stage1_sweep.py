@@ -49,17 +49,34 @@ from pathlib import Path
 
 import yaml
 
-# name -> (record files of the stage-1 mixture, config overrides, model shape overrides); a file under a
+# name -> (record files of the stage-1 mixture, config overrides, model shape overrides of
+# configs/miniwob/model.yaml, which has the position code since 2026-12-06); a file under a
 # folder of DRAWN is drawn first (aguvis data synth miniwob-lookalike, --lookalike-screens screens, in that
 # layout), with 300 held-out screens of another seed to probe on
+# the pointing toy's 1M-parameter shape (scripts/pointing_check.py), which leaves the pointing plateau where
+# the MiniWoB model's 16.5M do not (benchmarks/README.md)
+TOY_SHAPE = {"hidden_size": 128, "num_hidden_layers": 3, "num_attention_heads": 2, "num_key_value_heads": 2,
+             "intermediate_size": 256, "vision_depth": 3, "vision_embed_dim": 64, "vision_num_heads": 2,
+             "vision_mlp_ratio": 2}
 VARIANTS: dict[str, tuple[list[str], list[str], dict]] = {
     "grounding": (["stage1.jsonl"], [], {}),
     "lookalike": (["stage1.jsonl", "lookalike/stage1.jsonl"], [], {}),
     "lookalike-only": (["lookalike/stage1.jsonl"], [], {}),
     "pointing": (["pointing/stage1.jsonl"], [], {}),
     "pointing-theta10": (["pointing/stage1.jsonl"], [], {"rope_theta": 10.0}),
-    "pointing-grid": (["pointing/stage1.jsonl"], [], {"absolute_position_grid": 32}),
-    "grounding-grid": (["stage1.jsonl"], [], {"absolute_position_grid": 32}),
+    "pointing-grid": (["pointing/stage1.jsonl"], [], {"absolute_position_grid": 32, "absolute_position_code": 0}),
+    "grounding-grid": (["stage1.jsonl"], [], {"absolute_position_grid": 32, "absolute_position_code": 0}),
+    "pointing-no-code": (["pointing/stage1.jsonl"], [], {"absolute_position_code": 0}),
+    "grounding-no-code": (["stage1.jsonl"], [], {"absolute_position_code": 0}),
+    "squares": (["squares/stage1.jsonl"], [], {}),
+    "squares-lr-3e-4": (["squares/stage1.jsonl"], ["optim.lr=3.0e-4"], {}),
+    "squares-toy-size": (["squares/stage1.jsonl"], [], TOY_SHAPE),
+    "pointing-toy-size": (["pointing/stage1.jsonl"], [], TOY_SHAPE),
+    "pointing-squares": (["pointing/stage1.jsonl", "squares/stage1.jsonl"], [], {}),
+    "grounding-squares": (["stage1.jsonl", "squares/stage1.jsonl"], [], {}),
+    "pointing-lr-3e-4": (["pointing/stage1.jsonl"], ["optim.lr=3.0e-4"], {}),
+    "pointing-vision-2": (["pointing/stage1.jsonl"], [], {"vision_depth": 2}),
+    "grounding-vision-2": (["stage1.jsonl"], [], {"vision_depth": 2}),
     "referring": (["stage1.jsonl", "stage1-referring.jsonl"], [], {}),
     "frozen-vision": (["stage1.jsonl"], ["freeze_vision=true"], {}),
     "lr-3e-4": (["stage1.jsonl"], ["optim.lr=3.0e-4"], {}),
@@ -70,7 +87,7 @@ VARIANTS: dict[str, tuple[list[str], list[str], dict]] = {
                        {"hidden_size": 512, "num_attention_heads": 8, "intermediate_size": 1408,
                         "vision_embed_dim": 384, "vision_num_heads": 6}),
 }
-DRAWN = {"lookalike": "page", "pointing": "one-button"}  # folder -> layout of the look-alike screens
+DRAWN = {"lookalike": "page", "pointing": "one-button", "squares": "square"}  # folder -> layout of the look-alike screens
 _NUMBER_PIECE = re.compile(r"^[0-9.]+$")
 
 

@@ -1,9 +1,14 @@
 """Can a small random Qwen2-VL learn to point, and does ``aguvis train`` teach it as a plain loop does?
 
-The screens hold one black square in one of 8 x 8 cells of a white 224 x 224
-image; the answer to "Click the square" is the click at its centre. A model
-that reads no position off the image ends at the no-information loss, the
-entropy of the cell (ln 64 nats) spread over the answer's label tokens.
+The screens hold one black 20 px square in one of 8 x 8 cells of a white
+224 x 224 image (``--placement anywhere``: at any pixel, so that its centre
+falls anywhere inside a merged image token and the answer's later digits
+vary too; ``snapped``: at any pixel, answered with the centre of the merged
+token that holds its centre, so that only the picture differs from the
+cells'); the answer to "Click the square" is the click at its centre. A
+model that reads no position off the image ends at the no-information loss,
+the entropy of the square's written place (ln 64 nats; anywhere: 2 ln 205,
+less with ``--decimals`` under 4) spread over the answer's label tokens.
 Two trainings start from the same random model and see the same screens:
 
 - ``reference``: the model's own Hugging Face forward, batches of whole
@@ -17,8 +22,9 @@ Two trainings start from the same random model and see the same screens:
 
 Both are scored by the reference forward on held-out screens: the loss per
 answer token, against the no-information loss, and the share of screens
-whose cell the teacher-forced first decimals of x and y name (each of the 8
-cell centres has its own first decimal). Whether a run learns to point in
+whose teacher-forced first decimals of x and y are those of the square's
+centre (each of the 8 cell centres has its own first decimal, so with
+cells this is the share of cells named). Whether a run learns to point in
 700 steps depends on its seed (``--seed``: the order of the screens), for
 both loops: compare seeds, not single runs.
 
@@ -47,11 +53,13 @@ import random
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import yaml
 
-SIDE, CELLS = 224, 8
+SIDE, CELLS, SQUARE = 224, 8, 20
+PLACEMENTS = ("cells", "anywhere", "snapped")
 WARMUP = 0.07  # share of the steps warming the rate up, in both loops
 SHAPE = {
     "hidden_size": 128,
@@ -85,6 +93,19 @@ def main(argv: list[str] | None = None) -> int:
         help="order of the training screens: the reference's batches and the trainer's run.seed",
     )
     parser.add_argument("--screens", type=int, default=3000, help="training screens (default 3000)")
+    parser.add_argument(
+        "--decimals",
+        type=int,
+        choices=(1, 2, 3, 4),
+        default=4,
+        help="decimals of the answer's coordinates (default 4, as everywhere; fewer: the centre rounded)",
+    )
+    parser.add_argument(
+        "--placement",
+        choices=PLACEMENTS,
+        default="cells",
+        help="cells (default), anywhere, or snapped (anywhere, answered with its cell's centre)",
+    )
     parser.add_argument(
         "--shape",
         action="append",
@@ -122,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-train", action="store_true", help="only the comparisons that need no training")
     args = parser.parse_args(argv)
+    if args.compare_trainer and args.placement != "cells":
+        parser.error("--compare-trainer redraws screens from their cells: it needs --placement cells")
     trainings: dict[str, list[str]] = {}
     if args.only != "packed":
         trainings["reference"] = []
@@ -134,15 +157,22 @@ def main(argv: list[str] | None = None) -> int:
             trainings[name] = [o for o in overrides.split(",") if o]
     args.out.mkdir(parents=True, exist_ok=True)
     shape = {**SHAPE, **{k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.shape)}}
-    train = draw(args.out / "train", args.screens, seed=0)
-    heldout = draw(args.out / "heldout", 500, seed=1)
+    train = draw(args.out / "train", args.screens, seed=0, placement=args.placement, decimals=args.decimals)
+    heldout = draw(args.out / "heldout", 500, seed=1, placement=args.placement, decimals=args.decimals)
     spec = args.out / "model.yaml"
     spec.write_text(yaml.safe_dump({"seed": 0, "shape": shape}), encoding="utf-8")
     subprocess.run(
         [sys.executable, "scripts/miniwob_init_model.py", "--config", str(spec), "--output", str(args.out / "init")],
         check=True,
     )
-    results: dict = {"shape": shape, "steps": args.steps, "batch": args.batch, "lr": args.lr}
+    results: dict = {
+        "shape": shape,
+        "steps": args.steps,
+        "batch": args.batch,
+        "lr": args.lr,
+        "placement": args.placement,
+        "decimals": args.decimals,
+    }
 
     def record(key: str, value: dict, shown: dict | None = None) -> None:
         """Keep ``value`` in check.json at once (a long run may be cut short) and print ``shown`` of it."""
@@ -159,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, overrides in {} if args.no_train else trainings.items():
         start = time.monotonic()
         model_dir = train_reference(args, train) if name == "reference" else train_packed(args, train, name, overrides)
-        record(name, {"train_s": round(time.monotonic() - start, 1), **score(model_dir, heldout)})
+        scored = score(model_dir, heldout, args.placement, args.decimals)
+        record(name, {"train_s": round(time.monotonic() - start, 1), **scored})
         if name == "reference" and args.compare:
             record("compare", compare_forward(model_dir, heldout))
     if args.compare and "compare" not in results:  # no reference trained: compare on the initial model
@@ -167,17 +198,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def draw(folder: Path, n: int, seed: int) -> Path:
+def draw(folder: Path, n: int, seed: int, placement: str = "cells", decimals: int = 4) -> Path:
     """``n`` screens and ``records.jsonl`` in ``folder`` (kept when already there)."""
     records = folder / "records.jsonl"
     if records.is_file():
         return records
     folder.mkdir(parents=True, exist_ok=True)
     rng, lines = random.Random(seed), []
+    cell = SIDE // CELLS
     for k in range(n):
-        row, col = rng.randrange(CELLS), rng.randrange(CELLS)
-        square_screen(row, col).save(folder / f"{k}.png")
-        x, y = (col + 0.5) / CELLS, (row + 0.5) / CELLS
+        if placement == "cells":
+            row, col = rng.randrange(CELLS), rng.randrange(CELLS)
+            left, top = col * cell + (cell - SQUARE) // 2, row * cell + (cell - SQUARE) // 2
+            where = {"cell": [row, col]}
+        else:
+            left, top = rng.randrange(SIDE - SQUARE + 1), rng.randrange(SIDE - SQUARE + 1)
+            where = {}
+        square_at(left, top).save(folder / f"{k}.png")
+        x, y = (answer_coordinate(corner, placement, decimals) for corner in (left, top))
         lines.append(
             json.dumps(
                 {
@@ -186,12 +224,13 @@ def draw(folder: Path, n: int, seed: int) -> Path:
                         {"from": "human", "value": "<image>Click the square"},
                         {
                             "from": "gpt",
-                            "value": f"pyautogui.click(x={x:.4f}, y={y:.4f})",
+                            "value": f"pyautogui.click(x={x:.{decimals}f}, y={y:.{decimals}f})",
                             "recipient": "os",
                             "end_turn": True,
                         },
                     ],
-                    "cell": [row, col],
+                    "centre": [x, y],
+                    **where,
                 }
             )
         )
@@ -199,14 +238,27 @@ def draw(folder: Path, n: int, seed: int) -> Path:
     return records
 
 
+def answer_coordinate(corner: int, placement: str, decimals: int) -> float:
+    """The answer's x (or y) for a square whose left (or top) pixel is ``corner``."""
+    centre = corner + SQUARE // 2
+    if placement == "snapped":
+        cell = SIDE // CELLS
+        centre = (centre // cell) * cell + cell / 2
+    return round(centre / SIDE, decimals)
+
+
 def square_screen(row: int, col: int):
-    """A white screen with the black 20 px square in cell ``(row, col)``."""
+    """A white screen with the black square in the middle of cell ``(row, col)``."""
+    cell = SIDE // CELLS
+    return square_at(col * cell + (cell - SQUARE) // 2, row * cell + (cell - SQUARE) // 2)
+
+
+def square_at(left: int, top: int):
+    """A white screen with the black square's top-left pixel at ``(left, top)``."""
     from PIL import Image, ImageDraw
 
-    cell = SIDE // CELLS
     image = Image.new("RGB", (SIDE, SIDE), "white")
-    left, top = col * cell + 4, row * cell + 4
-    ImageDraw.Draw(image).rectangle([left, top, left + 19, top + 19], fill="black")
+    ImageDraw.Draw(image).rectangle([left, top, left + SQUARE - 1, top + SQUARE - 1], fill="black")
     return image
 
 
@@ -443,8 +495,21 @@ def compare_trainer(args, records: Path, extra: list[str], steps: int = 3) -> di
     return {"overrides": extra, "summary": summary, "steps": results}
 
 
-def score(model_dir: Path, records: Path) -> dict:
-    """Held-out answer-token loss, the no-information loss, and the share of cells named."""
+def answer_entropy(placement: str = "cells", decimals: int = 4) -> float:
+    """Nats of information in an answer: the entropy of the square's written centre, x and y
+    (independent and alike), over the places a square is drawn at uniformly."""
+    cell = SIDE // CELLS
+    if placement == "cells":
+        lefts = [c * cell + (cell - SQUARE) // 2 for c in range(CELLS)]
+    else:
+        lefts = list(range(SIDE - SQUARE + 1))
+    counts = Counter(answer_coordinate(left, placement, decimals) for left in lefts)
+    return 2 * -sum(n / len(lefts) * math.log(n / len(lefts)) for n in counts.values())
+
+
+def score(model_dir: Path, records: Path, placement: str = "cells", decimals: int = 4) -> dict:
+    """Held-out answer-token loss, the no-information loss, and the share of
+    screens whose square's first decimals (with cells: whose cell) the model names."""
     import torch
 
     from aguvis.model.load import load_model
@@ -467,13 +532,13 @@ def score(model_dir: Path, records: Path) -> dict:
             for i, (_, record) in enumerate(chunk):
                 named += int(
                     _first_decimals(loaded.tokenizer, predicted[i][mask[i]], labels[i][mask[i]])
-                    == tuple(_first_decimal((c + 0.5) / CELLS) for c in record.extra["cell"][::-1])
+                    == tuple(_first_decimal(c) for c in record.extra["centre"])
                 )
     per_answer = tokens / len(items)
     return {
         "loss": round(total / tokens, 4),
-        "no_information_loss": round(math.log(CELLS * CELLS) / per_answer, 4),
-        "cells_named": round(named / len(items), 3),
+        "no_information_loss": round(answer_entropy(placement, decimals) / per_answer, 4),
+        "cells_named" if placement == "cells" else "first_decimals_named": round(named / len(items), 3),
     }
 
 

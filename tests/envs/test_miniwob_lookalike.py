@@ -12,6 +12,7 @@ from aguvis.actions import parse
 from aguvis.data import load_mixture, read_records, validate_file
 from aguvis.envs.miniwob.geometry import TaskFrame
 from aguvis.envs.miniwob.lookalike import (
+    MERGED_TOKEN_PX,
     LookalikeError,
     LookalikeSettings,
     Vocabulary,
@@ -139,8 +140,29 @@ def test_the_one_button_layout_draws_exactly_one_button_anywhere(font):
     assert max(xs) - min(xs) > 0.5 and max(ys) - min(ys) > 0.4  # spread over the area, not one place
 
 
+def test_the_square_layout_centres_one_square_on_a_cell_of_the_image_token_grid(font):
+    frame = TaskFrame()
+    columns, rows = 320 // MERGED_TOKEN_PX, 420 // MERGED_TOKEN_PX  # 11.4 -> 11 columns, 15 rows
+    cells = set()
+    for seed in range(60):
+        rng = random.Random(seed)
+        image, drawn = draw_screen(VOCABULARY, rng, font, frame, layout="square")
+        (query,) = screen_queries(drawn, frame, rng, 16)
+        assert query.instruction in ("Click the square", "the black square") and query.role == "square"
+        cell = (int(query.point[0] * columns), int(query.point[1] * rows))
+        centre = ((cell[0] + 0.5) / columns, (cell[1] + 0.5) / rows)
+        assert abs(query.point[0] - centre[0]) < 0.01 and abs(query.point[1] - centre[1]) < 0.01
+        pixels = np.asarray(image.convert("L"))
+        dark = np.argwhere(pixels < 128)
+        assert len(dark) == 400  # 20 x 20 screenshot pixels, and nothing else drawn (no bar)
+        x1, y1, x2, y2 = query.box
+        assert x1 * 320 - 1 <= dark[:, 1].min() and dark[:, 1].max() <= x2 * 320  # boxes: 4 decimals
+        cells.add(cell)
+    assert len(cells) > 40  # spread over the grid's 165 cells
+
+
 def test_an_unknown_layout_is_refused(tmp_path):
-    with pytest.raises(LookalikeError, match="layout must be one of page, one-button"):
+    with pytest.raises(LookalikeError, match="layout must be one of page, one-button, square"):
         synthesise_lookalike(tmp_path, VOCABULARY, LookalikeSettings(screens=1, layout="grid"), progress=False)
 
 

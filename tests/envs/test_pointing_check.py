@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -108,3 +109,39 @@ def test_screens_paired_with_the_wrong_answers_are_counted(tmp_path, monkeypatch
     monkeypatch.setattr(PackedBatch, "with_pixels", shifted)
     summary = _check_without_training(tmp_path, monkeypatch)["compare_trainer"]["packed"]["summary"]
     assert summary["pixels_wrong"] > 0.5 * 7 * 8  # a shifted screen shows the same cell by chance only
+
+
+def test_a_square_placed_anywhere_is_drawn_where_its_answer_says(tmp_path):
+    check = load_script("pointing_check")
+    records = check.draw(tmp_path / "screens", 12, seed=4, placement="anywhere")
+    lefts = set()
+    for line in records.read_text().splitlines():
+        record = json.loads(line)
+        x, y = record["centre"]
+        image = Image.open(records.parent / record["image"]).convert("L")
+        left, top = round(x * check.SIDE) - check.SQUARE // 2, round(y * check.SIDE) - check.SQUARE // 2
+        right, bottom = left + check.SQUARE - 1, top + check.SQUARE - 1
+        assert image.getpixel((left, top)) == 0 and image.getpixel((right, bottom)) == 0
+        assert image.histogram()[0] == check.SQUARE**2
+        assert record["conversations"][1]["value"] == f"pyautogui.click(x={x:.4f}, y={y:.4f})"
+        lefts.add(left % (check.SIDE // check.CELLS))
+    assert len(lefts) > 3  # not only the cells' places
+
+
+def test_a_trainer_comparison_needs_squares_in_cells(tmp_path):
+    check = load_script("pointing_check")
+    with pytest.raises(SystemExit) as exit_info:
+        check.main(["--out", str(tmp_path), "--placement", "anywhere", "--compare-trainer"])
+    assert exit_info.value.code == 2
+
+
+def test_a_snapped_answer_is_the_centre_of_the_cell_that_holds_the_squares_centre(tmp_path):
+    check = load_script("pointing_check")
+    records = check.draw(tmp_path / "screens", 12, seed=4, placement="snapped")
+    cell = check.SIDE // check.CELLS
+    for line in records.read_text().splitlines():
+        record = json.loads(line)
+        dark = np.argwhere(np.asarray(Image.open(records.parent / record["image"]).convert("L")) == 0)
+        centre_px = (dark[:, 1].min() + check.SQUARE // 2, dark[:, 0].min() + check.SQUARE // 2)
+        expected = tuple(round(((c // cell) + 0.5) * cell / check.SIDE, 4) for c in centre_px)
+        assert tuple(record["centre"]) == expected

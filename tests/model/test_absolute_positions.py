@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from transformers import Qwen2VLForConditionalGeneration
 
@@ -17,20 +18,27 @@ def _patches(seed: int = 0) -> torch.Tensor:
     return torch.randn(int(GRIDS.prod(-1).sum()), 3 * 2 * 14 * 14, generator=torch.Generator().manual_seed(seed))
 
 
-def test_a_zero_grid_leaves_qwen2_vl_s_vision_tower_unchanged(tiny_tokenizer):
-    model = build_tiny_model(tiny_tokenizer, absolute_position_grid=4).float()
+@pytest.mark.parametrize(
+    ("shape", "key"),
+    [
+        ({"absolute_position_grid": 4}, "absolute_positions.weight"),
+        ({"absolute_position_code": 4}, "merger.position_code.weight"),
+    ],
+    ids=["grid", "code"],
+)
+def test_zero_absolute_positions_leave_qwen2_vl_s_vision_tower_unchanged(tiny_tokenizer, shape, key):
+    tower = build_tiny_model(tiny_tokenizer, **shape).float().model.visual
     plain = build_tiny_model(tiny_tokenizer).float()
-    tower = model.model.visual
     result = plain.model.visual.load_state_dict(tower.state_dict(), strict=False)
-    assert result.unexpected_keys == ["absolute_positions.weight"] and not result.missing_keys
+    assert result.unexpected_keys == [key] and not result.missing_keys
     pixels = _patches()
     with torch.no_grad():
-        with_grid = tower(pixels, grid_thw=GRIDS).pooler_output
-        tower.absolute_positions.weight.zero_()
+        with_positions = tower(pixels, grid_thw=GRIDS).pooler_output
+        tower.get_parameter(key).zero_()
         zeroed = tower(pixels, grid_thw=GRIDS).pooler_output
         reference = plain.model.visual(pixels, grid_thw=GRIDS).pooler_output
     assert torch.equal(zeroed, reference)
-    assert (with_grid - reference).abs().max() > 1e-4
+    assert (with_positions - reference).abs().max() > 1e-4
 
 
 def test_each_patch_gets_the_grid_entry_of_its_place_relative_to_the_image(tiny_tokenizer):
@@ -94,22 +102,6 @@ def test_fourier_features_are_sines_and_cosines_of_each_axis():
     features = fourier_features(points, 2)  # x: k = 1, 2; y: k = 1, 2; then the cosines
     angles = torch.pi * torch.tensor([0.25, 0.5, 1.0, 2.0])
     assert torch.allclose(features, torch.cat([angles.sin(), angles.cos()])[None], atol=1e-6)
-
-
-def test_a_zero_position_code_leaves_qwen2_vl_s_vision_tower_unchanged(tiny_tokenizer):
-    model = build_tiny_model(tiny_tokenizer, absolute_position_code=4).float()
-    plain = build_tiny_model(tiny_tokenizer).float()
-    tower = model.model.visual
-    result = plain.model.visual.load_state_dict(tower.state_dict(), strict=False)
-    assert result.unexpected_keys == ["merger.position_code.weight"] and not result.missing_keys
-    pixels = _patches()
-    with torch.no_grad():
-        coded = tower(pixels, grid_thw=GRIDS).pooler_output
-        reference = plain.model.visual(pixels, grid_thw=GRIDS).pooler_output
-        tower.merger.position_code.weight.zero_()
-        zeroed = tower(pixels, grid_thw=GRIDS).pooler_output
-    assert torch.equal(zeroed, reference)
-    assert (coded - reference).abs().max() > 1e-4
 
 
 def test_the_position_code_tells_identical_patches_apart_by_place(tiny_tokenizer):

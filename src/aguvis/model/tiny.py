@@ -44,8 +44,8 @@ class TinyConfig:
     max_position_embeddings: int = 32768
     tie_word_embeddings: bool = False
     rope_theta: float = 1_000_000.0  # Qwen2-VL's; smaller gives the image rows and columns faster rotations
-    absolute_position_grid: int = 0  # > 0: a learned grid of that side in the vision tower (aguvis.model.absolute_positions)
-    absolute_position_code: int = 0  # > 0: Fourier position code of that many frequencies at the merger (same module)
+    absolute_position_grid: int = 0  # > 0: a learned grid of that side in the tower (aguvis.model.absolute_positions)
+    absolute_position_code: int = 0  # > 0: a Fourier code of that many frequencies at the merger (same module)
 
 
 TINY_CONFIG = TinyConfig()
@@ -117,7 +117,8 @@ def build_tiny_model(
     config._attn_implementation = "sdpa"
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = (Qwen2VLWithAbsolutePositions if shape.absolute_position_grid or shape.absolute_position_code else Qwen2VLForConditionalGeneration)(config)
+        absolute = shape.absolute_position_grid or shape.absolute_position_code
+        model = (Qwen2VLWithAbsolutePositions if absolute else Qwen2VLForConditionalGeneration)(config)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     vocab = tokenizer.get_vocab()
     model.generation_config.eos_token_id = [vocab[t] for t in ("<|diff_marker|>", "<|im_end|>") if t in vocab]

@@ -66,9 +66,10 @@ def register_synth(data_subparsers: argparse._SubParsersAction) -> None:
     lookalike.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     lookalike.add_argument(
         "--layout",
-        choices=("page", "one-button"),
+        choices=("page", "one-button", "square"),
         default="page",
-        help="page: rows of mixed elements or scattered buttons (default); one-button: a single button anywhere",
+        help="page: rows of mixed elements or scattered buttons (default); one-button: a single button anywhere; "
+        "square: a black square on a cell of the model's image-token grid, the easiest pointing",
     )
     lookalike.add_argument(
         "--queries-per-screen", type=int, default=16, help="at most this many grounding queries per screen (default 16)"

@@ -26,7 +26,7 @@ so the queries are the real data's, phrased alike
     <out>/manifest.json        settings and counts; a rerun with the same settings does nothing
 
 ``scripts/miniwob_stage1_sweep.py`` trains on them (variants ``lookalike``,
-``lookalike-only``, ``pointing`` on the ``one-button`` layout) and probes on
+``lookalike-only``, ``pointing`` on the ``one-button`` layout, ``squares`` on ``square``) and probes on
 drawn held-out screens; benchmarks/README.md has what was measured.
 """
 
@@ -78,10 +78,16 @@ _BLACK = (0, 0, 0)
 _WHITE = (255, 255, 255)
 
 
-Layout = Literal["page", "one-button"]
-LAYOUTS: tuple[Layout, ...] = ("page", "one-button")
+Layout = Literal["page", "one-button", "square"]
+LAYOUTS: tuple[Layout, ...] = ("page", "one-button", "square")
 """``page``: rows of mixed elements, or buttons scattered (3 screens in 10); ``one-button``: a single
-button at a random place, the plainest pointing task (a diagnosis: can the model point at all?)."""
+button at a random place, the plainest pointing task (a diagnosis: can the model point at all?);
+``square``: a black square on a blank screen, centred on a cell of the model's image-token grid
+(:func:`_square`), pointing made as easy as it gets, for a model to learn first."""
+
+MERGED_TOKEN_PX = 28
+"""Side in screenshot pixels of the image area behind one of Qwen2-VL's merged image tokens (14-px
+patches merged 2 x 2); the processor resizes each side to a multiple of it, rounding."""
 
 
 class LookalikeError(ValueError):
@@ -360,6 +366,22 @@ def _one_button(p: _Painter, rng: random.Random, v: Vocabulary) -> list[Drawn]:
             return [_button(p, *place, text)]
 
 
+def _square(p: _Painter, rng: random.Random) -> list[Drawn]:
+    """A black 10-px square (20 screenshot pixels) centred on a random cell of the merged-token grid.
+
+    With the square inside one image token at the same place in it, the answer is a function of which
+    token it is: a small model with the position code learns that in about 100 steps, where it stalls
+    for thousands on a button placed anywhere (benchmarks/README.md). Mixed into stage 1, it teaches
+    the decoder to write a place it reads off the image before grounding needs that.
+    """
+    columns, rows = (max(1, round(side / MERGED_TOKEN_PX)) for side in p.frame.image_size)
+    x = (rng.randrange(columns) + 0.5) * p.frame.width / columns
+    y = (rng.randrange(rows) + 0.5) * p.frame.height / rows
+    box = (x - 5, y - 5, 10.0, 10.0)
+    p.rect(box, _BLACK, outline=None, radius=0)
+    return [Drawn("square", "", box, identity="square", phrasings=("Click the square", "the black square"))]
+
+
 def _random_place(p: _Painter, rng: random.Random, width: float, height: float) -> tuple[float, float] | None:
     """A random top-left corner for a ``width`` x ``height`` box in the area below the bar; None if it is too wide."""
     if width > p.frame.width - 2 * _AREA_PADDING:
@@ -383,6 +405,8 @@ def draw_screen(
 ) -> tuple[Image.Image, list[Drawn]]:
     """One look-alike screen and its elements, each with its identity and phrasings."""
     p = _Painter(font, frame)
+    if layout == "square":
+        return p.image, _square(p, rng)
     _bar(p, rng.choice(vocabulary.goals))
     if layout == "one-button":
         drawn = _one_button(p, rng, vocabulary)
