@@ -58,6 +58,8 @@ import yaml
 TOY_SHAPE = {"hidden_size": 128, "num_hidden_layers": 3, "num_attention_heads": 2, "num_key_value_heads": 2,
              "intermediate_size": 256, "vision_depth": 3, "vision_embed_dim": 64, "vision_num_heads": 2,
              "vision_mlp_ratio": 2}
+# the toy's vision tower under the MiniWoB decoder: that pair pointed where the MiniWoB tower stalled
+SMALL_VISION = {"vision_depth": 3, "vision_embed_dim": 64, "vision_num_heads": 2, "vision_mlp_ratio": 2}
 VARIANTS: dict[str, tuple[list[str], list[str], dict]] = {
     "grounding": (["stage1.jsonl"], [], {}),
     "lookalike": (["stage1.jsonl", "lookalike/stage1.jsonl"], [], {}),
@@ -72,6 +74,9 @@ VARIANTS: dict[str, tuple[list[str], list[str], dict]] = {
     "squares-lr-3e-4": (["squares/stage1.jsonl"], ["optim.lr=3.0e-4"], {}),
     "squares-toy-size": (["squares/stage1.jsonl"], [], TOY_SHAPE),
     "pointing-toy-size": (["pointing/stage1.jsonl"], [], TOY_SHAPE),
+    "squares-small-vision": (["squares/stage1.jsonl"], [], SMALL_VISION),
+    "pointing-small-vision": (["pointing/stage1.jsonl"], [], SMALL_VISION),
+    "grounding-small-vision": (["stage1.jsonl"], [], SMALL_VISION),
     "pointing-squares": (["pointing/stage1.jsonl", "squares/stage1.jsonl"], [], {}),
     "grounding-squares": (["stage1.jsonl", "squares/stage1.jsonl"], [], {}),
     "pointing-lr-3e-4": (["pointing/stage1.jsonl"], ["optim.lr=3.0e-4"], {}),
