@@ -49,17 +49,17 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/ is not a package: its siblings by path
+from pointing_check import SHAPE as TOY_SHAPE  # noqa: E402  (the toy's 1M shape, which points)
+
+# the toy's vision tower alone: under the MiniWoB decoder it pointed where the MiniWoB tower stalled
+# (benchmarks/README.md)
+SMALL_VISION = {k: v for k, v in TOY_SHAPE.items() if k.startswith("vision_")}
+
 # name -> (record files of the stage-1 mixture, config overrides, model shape overrides of
 # configs/miniwob/model.yaml, which has the position code since 2026-12-06); a file under a
 # folder of DRAWN is drawn first (aguvis data synth miniwob-lookalike, --lookalike-screens screens, in that
 # layout), with 300 held-out screens of another seed to probe on
-# the pointing toy's 1M-parameter shape (scripts/pointing_check.py), which leaves the pointing plateau where
-# the MiniWoB model's 16.5M do not (benchmarks/README.md)
-TOY_SHAPE = {"hidden_size": 128, "num_hidden_layers": 3, "num_attention_heads": 2, "num_key_value_heads": 2,
-             "intermediate_size": 256, "vision_depth": 3, "vision_embed_dim": 64, "vision_num_heads": 2,
-             "vision_mlp_ratio": 2}
-# the toy's vision tower under the MiniWoB decoder: that pair pointed where the MiniWoB tower stalled
-SMALL_VISION = {"vision_depth": 3, "vision_embed_dim": 64, "vision_num_heads": 2, "vision_mlp_ratio": 2}
 VARIANTS: dict[str, tuple[list[str], list[str], dict]] = {
     "grounding": (["stage1.jsonl"], [], {}),
     "lookalike": (["stage1.jsonl", "lookalike/stage1.jsonl"], [], {}),
@@ -92,7 +92,8 @@ VARIANTS: dict[str, tuple[list[str], list[str], dict]] = {
                        {"hidden_size": 512, "num_attention_heads": 8, "intermediate_size": 1408,
                         "vision_embed_dim": 384, "vision_num_heads": 6}),
 }
-DRAWN = {"lookalike": "page", "pointing": "one-button", "squares": "square"}  # folder -> layout of the look-alike screens
+# folder -> layout of the look-alike screens
+DRAWN = {"lookalike": "page", "pointing": "one-button", "squares": "square"}
 _NUMBER_PIECE = re.compile(r"^[0-9.]+$")
 
 

@@ -59,6 +59,7 @@ from pathlib import Path
 import yaml
 
 SIDE, CELLS, SQUARE = 224, 8, 20
+CELL = SIDE // CELLS
 PLACEMENTS = ("cells", "anywhere", "snapped")
 WARMUP = 0.07  # share of the steps warming the rate up, in both loops
 SHAPE = {
@@ -71,6 +72,7 @@ SHAPE = {
     "vision_depth": 3,
     "vision_embed_dim": 64,
     "vision_num_heads": 2,
+    "vision_mlp_ratio": 2,
 }
 
 
@@ -205,11 +207,10 @@ def draw(folder: Path, n: int, seed: int, placement: str = "cells", decimals: in
         return records
     folder.mkdir(parents=True, exist_ok=True)
     rng, lines = random.Random(seed), []
-    cell = SIDE // CELLS
     for k in range(n):
         if placement == "cells":
             row, col = rng.randrange(CELLS), rng.randrange(CELLS)
-            left, top = col * cell + (cell - SQUARE) // 2, row * cell + (cell - SQUARE) // 2
+            left, top = cell_corner(col), cell_corner(row)
             where = {"cell": [row, col]}
         else:
             left, top = rng.randrange(SIDE - SQUARE + 1), rng.randrange(SIDE - SQUARE + 1)
@@ -242,15 +243,18 @@ def answer_coordinate(corner: int, placement: str, decimals: int) -> float:
     """The answer's x (or y) for a square whose left (or top) pixel is ``corner``."""
     centre = corner + SQUARE // 2
     if placement == "snapped":
-        cell = SIDE // CELLS
-        centre = (centre // cell) * cell + cell / 2
+        centre = (centre // CELL) * CELL + CELL / 2
     return round(centre / SIDE, decimals)
+
+
+def cell_corner(index: int) -> int:
+    """The left (or top) pixel of a square in the middle of column (or row) ``index``."""
+    return index * CELL + (CELL - SQUARE) // 2
 
 
 def square_screen(row: int, col: int):
     """A white screen with the black square in the middle of cell ``(row, col)``."""
-    cell = SIDE // CELLS
-    return square_at(col * cell + (cell - SQUARE) // 2, row * cell + (cell - SQUARE) // 2)
+    return square_at(cell_corner(col), cell_corner(row))
 
 
 def square_at(left: int, top: int):
@@ -498,9 +502,8 @@ def compare_trainer(args, records: Path, extra: list[str], steps: int = 3) -> di
 def answer_entropy(placement: str = "cells", decimals: int = 4) -> float:
     """Nats of information in an answer: the entropy of the square's written centre, x and y
     (independent and alike), over the places a square is drawn at uniformly."""
-    cell = SIDE // CELLS
     if placement == "cells":
-        lefts = [c * cell + (cell - SQUARE) // 2 for c in range(CELLS)]
+        lefts = [cell_corner(c) for c in range(CELLS)]
     else:
         lefts = list(range(SIDE - SQUARE + 1))
     counts = Counter(answer_coordinate(left, placement, decimals) for left in lefts)
