@@ -52,9 +52,11 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/ is not a package: its siblings by path
 from pointing_check import SHAPE as TOY_SHAPE  # noqa: E402  (the toy's 1M shape, which points)
 
-# the toy's vision tower alone: under the MiniWoB decoder it pointed where the MiniWoB tower stalled
-# (benchmarks/README.md)
-SMALL_VISION = {k: v for k, v in TOY_SHAPE.items() if k.startswith("vision_")}
+# the vision tower of configs/miniwob/model.yaml until 2026-12-06 (6 blocks of width 256), under which
+# the model stayed on the pointing plateau (benchmarks/README.md)
+WIDE_VISION = {"vision_depth": 6, "vision_embed_dim": 256, "vision_num_heads": 4, "vision_mlp_ratio": 4}
+# the stages' bf16 mixed precision until 2026-12-06 (the flash varlen kernel, patches in bf16)
+BF16 = ["precision=bf16", "data.packing.attention=varlen", "data.preload_dtype=compute"]
 
 # name -> (record files of the stage-1 mixture, config overrides, model shape overrides of
 # configs/miniwob/model.yaml, which has the position code since 2026-12-06); a file under a
@@ -74,9 +76,11 @@ VARIANTS: dict[str, tuple[list[str], list[str], dict]] = {
     "squares-lr-3e-4": (["squares/stage1.jsonl"], ["optim.lr=3.0e-4"], {}),
     "squares-toy-size": (["squares/stage1.jsonl"], [], TOY_SHAPE),
     "pointing-toy-size": (["pointing/stage1.jsonl"], [], TOY_SHAPE),
-    "squares-small-vision": (["squares/stage1.jsonl"], [], SMALL_VISION),
-    "pointing-small-vision": (["pointing/stage1.jsonl"], [], SMALL_VISION),
-    "grounding-small-vision": (["stage1.jsonl"], [], SMALL_VISION),
+    "squares-wide-vision": (["squares/stage1.jsonl"], [], WIDE_VISION),
+    "pointing-wide-vision": (["pointing/stage1.jsonl"], [], WIDE_VISION),
+    "grounding-wide-vision": (["stage1.jsonl"], [], WIDE_VISION),
+    "squares-bf16": (["squares/stage1.jsonl"], BF16, {}),
+    "grounding-bf16": (["stage1.jsonl"], BF16, {}),
     "pointing-squares": (["pointing/stage1.jsonl", "squares/stage1.jsonl"], [], {}),
     "grounding-squares": (["stage1.jsonl", "squares/stage1.jsonl"], [], {}),
     "pointing-lr-3e-4": (["pointing/stage1.jsonl"], ["optim.lr=3.0e-4"], {}),

@@ -32,7 +32,8 @@ def losses(output):
 
 @pytest.fixture(scope="module")
 def whole_set_runs(grounding_records, tmp_path_factory):
-    """Three steps over all 8 samples each: padded, packed, packed + preloaded."""
+    """Three steps over all 8 samples each: padded, packed, packed + preloaded (patches kept in
+    the compute dtype, and in bf16)."""
     root = tmp_path_factory.mktemp("whole")
     common = dict(
         batch={"micro_batch_size": 8, "grad_accumulation": 1},
@@ -44,6 +45,7 @@ def whole_set_runs(grounding_records, tmp_path_factory):
         "padded": {"packing": None},
         "packed": {"packing": WHOLE_SET},
         "preloaded": {"packing": WHOLE_SET, "preload": True},
+        "bf16-pool": {"packing": WHOLE_SET, "preload": True, "preload_dtype": "bf16"},
     }.items():
         output = root / name
         _, weights = train(tiny_config(grounding_records, output, data=data, **common))
@@ -66,6 +68,13 @@ def test_preloading_changes_nothing(whole_set_runs):
     packed, preloaded = whole_set_runs["packed"], whole_set_runs["preloaded"]
     assert losses(packed["output"]) == losses(preloaded["output"])
     assert all(torch.equal(packed["weights"][k], preloaded["weights"][k]) for k in packed["weights"])
+
+
+def test_patches_kept_in_bf16_train_almost_as_the_fp32_ones(whole_set_runs):
+    preloaded, bf16 = whole_set_runs["preloaded"], whole_set_runs["bf16-pool"]
+    a, b = losses(preloaded["output"]), losses(bf16["output"])
+    assert a != b  # the pool really held rounded patches
+    assert max(abs(x - y) / x for x, y in zip(a, b, strict=True)) < 1e-3
 
 
 def test_packed_metrics_count_real_tokens(whole_set_runs):

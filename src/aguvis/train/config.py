@@ -33,6 +33,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 import yaml
 
 Precision = Literal["auto", "bf16", "fp32"]
+PreloadDtype = Literal["compute", "bf16"]
 ScheduleName = Literal["cosine", "constant"]
 SyntheticKind = Literal["grounding", "planning"]
 AttentionName = Literal["varlen", "flex", "sdpa"]
@@ -124,6 +125,12 @@ class DataConfig:
     almost nothing. For data sets whose screenshots fit in device memory
     (synthetic or online-environment data); needs ``packing``. ``augment``
     (an :class:`AugmentConfig`) adds shifted copies of the preloaded samples.
+    ``preload_dtype``: what the pool keeps the patches in; ``compute`` (the
+    dtype the vision tower computes in) or ``bf16`` for fp32 training whose
+    screens would not fit in device memory twice over. A patch value in bf16
+    is within about half a colour level of the fp32 one (a level is about
+    0.015 in normalised units, as is bf16's largest step over their range),
+    and the tower casts the patches back to the compute dtype.
     """
 
     mixture: str | None = None
@@ -136,6 +143,7 @@ class DataConfig:
     num_workers: int = 2
     packing: PackingConfig | None = None
     preload: bool = False
+    preload_dtype: PreloadDtype = "compute"
     augment: AugmentConfig | None = None
 
 
@@ -203,7 +211,11 @@ class TrainConfig:
     """A whole training run (one stage of the recipe).
 
     ``precision`` ``auto`` means bf16 mixed precision on a GPU (fp32 master
-    weights, bf16 compute) and plain fp32 on a CPU. ``freeze_vision`` freezes
+    weights, bf16 compute) and plain fp32 on a CPU; ``fp32`` everywhere (a
+    small model learning to point from random weights left its loss plateau
+    in fp32 and not in bf16: benchmarks/README.md, MiniWoB++; with packing,
+    pick the ``sdpa`` attention then, since the flash kernels take bf16
+    only). ``freeze_vision`` freezes
     the vision transformer but keeps its patch merger (the projector into the
     language model) trainable, as upstream Aguvis does. ``compile``
     ``torch.compile``s each decoder layer and vision block (with

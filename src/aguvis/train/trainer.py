@@ -221,7 +221,7 @@ class Trainer:
                 samples,
                 self.record_tokenizer,
                 device=self.dist.device,
-                dtype=self.dtype,
+                dtype=torch.bfloat16 if data.preload_dtype == "bf16" else self.dtype,
                 workers=data.num_workers,
                 progress=self.dist.is_main,
                 augment=None if augment is None else ShiftAugment(augment.copies, augment.max_shift, augment.seed),
