@@ -12,10 +12,12 @@ each record alone through Hugging Face's own forward (SDPA), mean token
 cross-entropy over the same label tokens.
 
 Printed: both losses, and for each parameter the cosine between the two
-gradients and the ratio of their norms, worst first, plus a verdict. In fp32
+gradients and the ratio of their norms, worst first. In fp32
 on a CPU expect cosines of 1 to 6 places; bf16 compute costs a few in the
 third decimal, and a wrong kernel, position or mask shows as a cosine far
-from 1 in the parameters it feeds.
+from 1 in the parameters it feeds. (``scripts/pointing_check.py
+--compare-trainer`` follows many steps and the optimizer's updates, on its
+toy screens only.)
 
     python benchmarks/step_exactness.py --config configs/miniwob/stage1.yaml \\
         --model runs/miniwob/init --records runs/miniwob/data/stage1.jsonl --images runs/miniwob/data --limit 64
@@ -59,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config, [
             f"model.path={args.model}", "data.mixture=null", f"data.records={subset}",
             f"data.images_root={args.images}", "data.packing.token_budget=10000000", "data.augment=null",
-            "data.num_workers=0", "batch.grad_accumulation=1", "run.max_steps=1", "run.resume=none", f"run.output_dir={Path(tmp) / 'run'}",
+            "data.num_workers=0", "batch.grad_accumulation=1", "run.max_steps=1", "run.resume=none",
+            f"run.output_dir={Path(tmp) / 'run'}",
             *args.overrides,
         ])
         trainer = Trainer(config)

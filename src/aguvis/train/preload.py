@@ -12,7 +12,8 @@ environment) :func:`preload` does that work once, before training, in
    as the reasoning levels of one step, share its patches), written into one
    ``[rows, 1176]`` patch pool on the training device, in the dtype the vision
    tower computes in (bf16 under mixed precision: the tower casts its input
-   to that dtype anyway, so nothing changes in the math).
+   to that dtype anyway, so nothing changes in the math), or in bf16 under
+   fp32 training when ``data.preload_dtype`` says so, to halve its memory.
 
 A :class:`PreloadedDataset` item then carries ``pixel_rows`` (its patches'
 rows in the pool) instead of ``pixel_values``; the packed collator passes
