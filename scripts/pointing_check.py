@@ -5,7 +5,9 @@ The screens hold one black 20 px square in one of 8 x 8 cells of a white
 falls anywhere inside a merged image token and the answer's later digits
 vary too; ``snapped``: at any pixel, answered with the centre of the merged
 token that holds its centre, so that only the picture differs from the
-cells'); the answer to "Click the square" is the click at its centre. A
+cells'); ``--look button`` draws a 40 x 20 button in Chromium's style with a
+short word on it instead, what MiniWoB++ screens show and pointing stalls
+on. The answer to "Click the square" is the click at its centre. A
 model that reads no position off the image ends at the no-information loss,
 the entropy of the square's written place (ln 64 nats; anywhere: 2 ln 205,
 less with ``--decimals`` under 4) spread over the answer's label tokens.
@@ -61,6 +63,11 @@ import yaml
 SIDE, CELLS, SQUARE = 224, 8, 20
 CELL = SIDE // CELLS
 PLACEMENTS = ("cells", "anywhere", "snapped")
+# what is pointed at: width and height in pixels. ``button``: Chromium's default button (light grey,
+# a 1 px grey border, a short black word), as on MiniWoB++ screens, where pointing stalls and squares do not;
+# ``blank-button``: the same without the word; ``box``: a black box of the button's size
+LOOKS = {"square": (SQUARE, SQUARE), "button": (40, 20), "blank-button": (40, 20), "box": (40, 20)}
+BUTTON_WORDS = ("OK", "Yes", "No", "Go", "Save", "Send", "Next", "Stop", "Add", "Cut")
 WARMUP = 0.07  # share of the steps warming the rate up, in both loops
 SHAPE = {
     "hidden_size": 128,
@@ -109,6 +116,13 @@ def main(argv: list[str] | None = None) -> int:
         help="cells (default), anywhere, or snapped (anywhere, answered with its cell's centre)",
     )
     parser.add_argument(
+        "--look",
+        choices=tuple(LOOKS),
+        default="square",
+        help="a black square (default), a button with a word on it, a blank button or a black box "
+        "(40 x 20; not with --placement cells)",
+    )
+    parser.add_argument(
         "--shape",
         action="append",
         default=[],
@@ -147,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.compare_trainer and args.placement != "cells":
         parser.error("--compare-trainer redraws screens from their cells: it needs --placement cells")
+    if args.look != "square" and args.placement == "cells":
+        parser.error(f"a {args.look} is wider than a cell: use --placement anywhere or snapped")
     trainings: dict[str, list[str]] = {}
     if args.only != "packed":
         trainings["reference"] = []
@@ -159,8 +175,9 @@ def main(argv: list[str] | None = None) -> int:
             trainings[name] = [o for o in overrides.split(",") if o]
     args.out.mkdir(parents=True, exist_ok=True)
     shape = {**SHAPE, **{k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.shape)}}
-    train = draw(args.out / "train", args.screens, seed=0, placement=args.placement, decimals=args.decimals)
-    heldout = draw(args.out / "heldout", 500, seed=1, placement=args.placement, decimals=args.decimals)
+    drawing = {"placement": args.placement, "decimals": args.decimals, "look": args.look}
+    train = draw(args.out / "train", args.screens, seed=0, **drawing)
+    heldout = draw(args.out / "heldout", 500, seed=1, **drawing)
     spec = args.out / "model.yaml"
     spec.write_text(yaml.safe_dump({"seed": 0, "shape": shape}), encoding="utf-8")
     subprocess.run(
@@ -174,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         "lr": args.lr,
         "placement": args.placement,
         "decimals": args.decimals,
+        "look": args.look,
     }
 
     def record(key: str, value: dict, shown: dict | None = None) -> None:
@@ -191,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, overrides in {} if args.no_train else trainings.items():
         start = time.monotonic()
         model_dir = train_reference(args, train) if name == "reference" else train_packed(args, train, name, overrides)
-        scored = score(model_dir, heldout, args.placement, args.decimals)
+        scored = score(model_dir, heldout, args.placement, args.decimals, args.look)
         record(name, {"train_s": round(time.monotonic() - start, 1), **scored})
         if name == "reference" and args.compare:
             record("compare", compare_forward(model_dir, heldout))
@@ -200,29 +218,37 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def draw(folder: Path, n: int, seed: int, placement: str = "cells", decimals: int = 4) -> Path:
+def draw(folder: Path, n: int, seed: int, placement: str = "cells", decimals: int = 4, look: str = "square") -> Path:
     """``n`` screens and ``records.jsonl`` in ``folder`` (kept when already there)."""
     records = folder / "records.jsonl"
     if records.is_file():
         return records
     folder.mkdir(parents=True, exist_ok=True)
     rng, lines = random.Random(seed), []
+    width, height = LOOKS[look]
     for k in range(n):
         if placement == "cells":
             row, col = rng.randrange(CELLS), rng.randrange(CELLS)
             left, top = cell_corner(col), cell_corner(row)
             where = {"cell": [row, col]}
         else:
-            left, top = rng.randrange(SIDE - SQUARE + 1), rng.randrange(SIDE - SQUARE + 1)
+            left, top = rng.randrange(SIDE - width + 1), rng.randrange(SIDE - height + 1)
             where = {}
-        square_at(left, top).save(folder / f"{k}.png")
-        x, y = (answer_coordinate(corner, placement, decimals) for corner in (left, top))
+        if look == "square":
+            image = square_at(left, top)
+        elif look == "box":
+            image = square_at(left, top, LOOKS[look])
+        else:  # the word is drawn only for a button, so that the squares' screens stay as they were
+            image = button_at(left, top, rng.choice(BUTTON_WORDS) if look == "button" else "")
+        image.save(folder / f"{k}.png")
+        x = answer_coordinate(left, placement, decimals, width)
+        y = answer_coordinate(top, placement, decimals, height)
         lines.append(
             json.dumps(
                 {
                     "image": f"{k}.png",
                     "conversations": [
-                        {"from": "human", "value": "<image>Click the square"},
+                        {"from": "human", "value": f"<image>Click the {look}"},
                         {
                             "from": "gpt",
                             "value": f"pyautogui.click(x={x:.{decimals}f}, y={y:.{decimals}f})",
@@ -239,9 +265,9 @@ def draw(folder: Path, n: int, seed: int, placement: str = "cells", decimals: in
     return records
 
 
-def answer_coordinate(corner: int, placement: str, decimals: int) -> float:
-    """The answer's x (or y) for a square whose left (or top) pixel is ``corner``."""
-    centre = corner + SQUARE // 2
+def answer_coordinate(corner: int, placement: str, decimals: int, extent: int = SQUARE) -> float:
+    """The answer's x (or y) for a thing ``extent`` wide (or high) whose left (or top) pixel is ``corner``."""
+    centre = corner + extent // 2
     if placement == "snapped":
         centre = (centre // CELL) * CELL + CELL / 2
     return round(centre / SIDE, decimals)
@@ -257,12 +283,32 @@ def square_screen(row: int, col: int):
     return square_at(cell_corner(col), cell_corner(row))
 
 
-def square_at(left: int, top: int):
-    """A white screen with the black square's top-left pixel at ``(left, top)``."""
+def square_at(left: int, top: int, size: tuple[int, int] = (SQUARE, SQUARE)):
+    """A white screen with a black square (or box of ``size``) whose top-left pixel is at ``(left, top)``."""
     from PIL import Image, ImageDraw
 
     image = Image.new("RGB", (SIDE, SIDE), "white")
-    ImageDraw.Draw(image).rectangle([left, top, left + SQUARE - 1, top + SQUARE - 1], fill="black")
+    ImageDraw.Draw(image).rectangle([left, top, left + size[0] - 1, top + size[1] - 1], fill="black")
+    return image
+
+
+def button_at(left: int, top: int, word: str):
+    """A white screen with a Chromium-styled button, ``word`` on it, its top-left pixel at ``(left, top)``."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from aguvis.envs.miniwob.lookalike import LookalikeError, find_font
+
+    width, height = LOOKS["button"]
+    try:
+        font = ImageFont.truetype(str(find_font()), size=13)
+    except LookalikeError:
+        font = ImageFont.load_default(size=13)
+    image = Image.new("RGB", (SIDE, SIDE), "white")
+    draw = ImageDraw.Draw(image)
+    box = [left, top, left + width - 1, top + height - 1]
+    draw.rounded_rectangle(box, radius=2, fill=(239, 239, 239), outline=(118, 118, 118))
+    if word:
+        draw.text((left + width / 2, top + height / 2), word, font=font, fill="black", anchor="mm")
     return image
 
 
@@ -499,18 +545,21 @@ def compare_trainer(args, records: Path, extra: list[str], steps: int = 3) -> di
     return {"overrides": extra, "summary": summary, "steps": results}
 
 
-def answer_entropy(placement: str = "cells", decimals: int = 4) -> float:
-    """Nats of information in an answer: the entropy of the square's written centre, x and y
-    (independent and alike), over the places a square is drawn at uniformly."""
-    if placement == "cells":
-        lefts = [cell_corner(c) for c in range(CELLS)]
-    else:
-        lefts = list(range(SIDE - SQUARE + 1))
-    counts = Counter(answer_coordinate(left, placement, decimals) for left in lefts)
-    return 2 * -sum(n / len(lefts) * math.log(n / len(lefts)) for n in counts.values())
+def answer_entropy(placement: str = "cells", decimals: int = 4, look: str = "square") -> float:
+    """Nats of information in an answer: the entropy of the thing's written centre, x and y
+    (independent), over the places it is drawn at uniformly."""
+    total = 0.0
+    for extent in LOOKS[look]:
+        if placement == "cells":
+            corners = [cell_corner(c) for c in range(CELLS)]
+        else:
+            corners = list(range(SIDE - extent + 1))
+        counts = Counter(answer_coordinate(c, placement, decimals, extent) for c in corners)
+        total -= sum(n / len(corners) * math.log(n / len(corners)) for n in counts.values())
+    return total
 
 
-def score(model_dir: Path, records: Path, placement: str = "cells", decimals: int = 4) -> dict:
+def score(model_dir: Path, records: Path, placement: str = "cells", decimals: int = 4, look: str = "square") -> dict:
     """Held-out answer-token loss, the no-information loss, and the share of
     screens whose square's first decimals (with cells: whose cell) the model names."""
     import torch
@@ -540,7 +589,7 @@ def score(model_dir: Path, records: Path, placement: str = "cells", decimals: in
     per_answer = tokens / len(items)
     return {
         "loss": round(total / tokens, 4),
-        "no_information_loss": round(answer_entropy(placement, decimals) / per_answer, 4),
+        "no_information_loss": round(answer_entropy(placement, decimals, look) / per_answer, 4),
         "cells_named" if placement == "cells" else "first_decimals_named": round(named / len(items), 3),
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -145,3 +146,53 @@ def test_a_snapped_answer_is_the_centre_of_the_cell_that_holds_the_squares_centr
         centre_px = (dark[:, 1].min() + check.SQUARE // 2, dark[:, 0].min() + check.SQUARE // 2)
         expected = tuple(round(((c // cell) + 0.5) * cell / check.SIDE, 4) for c in centre_px)
         assert tuple(record["centre"]) == expected
+
+
+def test_a_button_placed_anywhere_is_drawn_where_its_answer_says_with_a_word_on_it(tmp_path):
+    check = load_script("pointing_check")
+    width, height = check.LOOKS["button"]
+    records = check.draw(tmp_path / "screens", 12, seed=4, placement="anywhere", look="button")
+    for line in records.read_text().splitlines():
+        record = json.loads(line)
+        assert record["conversations"][0]["value"] == "<image>Click the button"
+        pixels = np.asarray(Image.open(records.parent / record["image"]).convert("L"))
+        drawn = np.argwhere(pixels < 255)
+        top, left = drawn.min(axis=0)
+        bottom, right = drawn.max(axis=0)
+        assert (right - left + 1, bottom - top + 1) == (width, height)  # nothing outside the button
+        x, y = record["centre"]
+        assert (x, y) == (round((left + width // 2) / check.SIDE, 4), round((top + height // 2) / check.SIDE, 4))
+        inside = pixels[top + 2 : bottom - 1, left + 2 : right - 1]
+        assert (inside < 100).sum() > 10  # the word's dark strokes
+        assert np.median(inside) == 239  # on Chromium's light grey
+
+
+def test_a_buttons_answer_entropy_counts_its_width_and_height_apart():
+    check = load_script("pointing_check")
+    width, height = check.LOOKS["button"]
+    expected = math.log(check.SIDE - width + 1) + math.log(check.SIDE - height + 1)  # every centre written apart
+    assert check.answer_entropy("anywhere", 4, "button") == pytest.approx(expected)
+    assert check.answer_entropy("anywhere", 4, "button") < check.answer_entropy("anywhere", 4, "square")
+
+
+def test_a_button_is_wider_than_a_cell(tmp_path):
+    check = load_script("pointing_check")
+    with pytest.raises(SystemExit) as exit_info:
+        check.main(["--out", str(tmp_path), "--look", "button"])
+    assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize(("look", "inside"), [("box", 0), ("blank-button", 239)])
+def test_a_box_and_a_blank_button_fill_the_buttons_place_with_one_shade(tmp_path, look, inside):
+    check = load_script("pointing_check")
+    width, height = check.LOOKS[look]
+    records = check.draw(tmp_path / "screens", 6, seed=4, placement="anywhere", look=look)
+    for line in records.read_text().splitlines():
+        record = json.loads(line)
+        pixels = np.asarray(Image.open(records.parent / record["image"]).convert("L"))
+        top, left = np.argwhere(pixels < 255).min(axis=0)
+        assert (round((left + width // 2) / check.SIDE, 4), round((top + height // 2) / check.SIDE, 4)) == tuple(
+            record["centre"]
+        )
+        assert set(np.unique(pixels[top + 2 : top + height - 2, left + 2 : left + width - 2])) == {inside}
+        assert (pixels < 255).sum() <= width * height
