@@ -7,9 +7,11 @@ vary too; ``snapped``: at any pixel, answered with the centre of the merged
 token that holds its centre, so that only the picture differs from the
 cells'); ``--look button`` draws a 40 x 20 button in Chromium's style with a
 short word on it instead, what MiniWoB++ screens show and pointing stalls
-on. The answer to "Click the square" is the click at its centre. A
-model that reads no position off the image ends at the no-information loss,
-the entropy of the square's written place (ln 64 nats; anywhere: 2 ln 205,
+on (``blank-button``: without the word; ``box``: a black box of its size;
+``--also-look`` draws half the training screens in a second look). The
+answer to "Click the square" is the click at its centre. A model that
+reads no position off the image ends at the no-information loss, the
+entropy of the square's written place (ln 64 nats; anywhere: 2 ln 205,
 less with ``--decimals`` under 4) spread over the answer's label tokens.
 Two trainings start from the same random model and see the same screens:
 
@@ -123,6 +125,12 @@ def main(argv: list[str] | None = None) -> int:
         "(40 x 20; not with --placement cells)",
     )
     parser.add_argument(
+        "--also-look",
+        choices=tuple(LOOKS),
+        help="draw half the training screens with this look instead (held-out screens keep --look): "
+        "does pointing at an easy look carry over to a hard one?",
+    )
+    parser.add_argument(
         "--shape",
         action="append",
         default=[],
@@ -161,8 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.compare_trainer and args.placement != "cells":
         parser.error("--compare-trainer redraws screens from their cells: it needs --placement cells")
-    if args.look != "square" and args.placement == "cells":
-        parser.error(f"a {args.look} is wider than a cell: use --placement anywhere or snapped")
+    for look in filter(None, (args.look, args.also_look)):
+        if look != "square" and args.placement == "cells":
+            parser.error(f"a {look} is wider than a cell: use --placement anywhere or snapped")
     trainings: dict[str, list[str]] = {}
     if args.only != "packed":
         trainings["reference"] = []
@@ -176,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     shape = {**SHAPE, **{k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.shape)}}
     drawing = {"placement": args.placement, "decimals": args.decimals, "look": args.look}
-    train = draw(args.out / "train", args.screens, seed=0, **drawing)
+    train = draw(args.out / "train", args.screens, seed=0, **drawing, also_look=args.also_look)
     heldout = draw(args.out / "heldout", 500, seed=1, **drawing)
     spec = args.out / "model.yaml"
     spec.write_text(yaml.safe_dump({"seed": 0, "shape": shape}), encoding="utf-8")
@@ -192,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         "placement": args.placement,
         "decimals": args.decimals,
         "look": args.look,
+        "also_look": args.also_look,
     }
 
     def record(key: str, value: dict, shown: dict | None = None) -> None:
@@ -218,15 +228,26 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def draw(folder: Path, n: int, seed: int, placement: str = "cells", decimals: int = 4, look: str = "square") -> Path:
-    """``n`` screens and ``records.jsonl`` in ``folder`` (kept when already there)."""
+def draw(
+    folder: Path,
+    n: int,
+    seed: int,
+    placement: str = "cells",
+    decimals: int = 4,
+    look: str = "square",
+    also_look: str | None = None,
+) -> Path:
+    """``n`` screens and ``records.jsonl`` in ``folder`` (kept when already there); with ``also_look``,
+    each screen has that look instead at even odds."""
     records = folder / "records.jsonl"
     if records.is_file():
         return records
     folder.mkdir(parents=True, exist_ok=True)
-    rng, lines = random.Random(seed), []
-    width, height = LOOKS[look]
+    rng, lines, given = random.Random(seed), [], look
     for k in range(n):
+        if also_look is not None:  # no draw without it, so that the one-look screens stay as they were
+            look = rng.choice((given, also_look))
+        width, height = LOOKS[look]
         if placement == "cells":
             row, col = rng.randrange(CELLS), rng.randrange(CELLS)
             left, top = cell_corner(col), cell_corner(row)

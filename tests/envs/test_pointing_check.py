@@ -196,3 +196,17 @@ def test_a_box_and_a_blank_button_fill_the_buttons_place_with_one_shade(tmp_path
         )
         assert set(np.unique(pixels[top + 2 : top + height - 2, left + 2 : left + width - 2])) == {inside}
         assert (pixels < 255).sum() <= width * height
+
+
+def test_also_look_draws_each_training_screen_in_one_of_two_looks_and_names_it(tmp_path):
+    check = load_script("pointing_check")
+    records = check.draw(tmp_path / "mixed", 40, seed=5, placement="anywhere", look="button", also_look="box")
+    queries = {}
+    for line in records.read_text().splitlines():
+        record = json.loads(line)
+        pixels = np.asarray(Image.open(records.parent / record["image"]).convert("L"))
+        look = "box" if (pixels == 0).sum() == 40 * 20 else "button"
+        queries[record["conversations"][0]["value"]] = queries.get(record["conversations"][0]["value"], 0) + 1
+        assert record["conversations"][0]["value"] == f"<image>Click the {look}"
+    assert set(queries) == {"<image>Click the box", "<image>Click the button"}
+    assert min(queries.values()) >= 10
