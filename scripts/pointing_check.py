@@ -51,6 +51,7 @@ Two checks say whether ``aguvis train`` computes what it should, step by step:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import random
@@ -255,10 +256,8 @@ def draw(
         else:
             left, top = rng.randrange(SIDE - width + 1), rng.randrange(SIDE - height + 1)
             where = {}
-        if look == "square":
-            image = square_at(left, top)
-        elif look == "box":
-            image = square_at(left, top, LOOKS[look])
+        if look in ("square", "box"):
+            image = square_at(left, top, (width, height))
         else:  # the word is drawn only for a button, so that the squares' screens stay as they were
             image = button_at(left, top, rng.choice(BUTTON_WORDS) if look == "button" else "")
         image.save(folder / f"{k}.png")
@@ -313,23 +312,33 @@ def square_at(left: int, top: int, size: tuple[int, int] = (SQUARE, SQUARE)):
     return image
 
 
-def button_at(left: int, top: int, word: str):
-    """A white screen with a Chromium-styled button, ``word`` on it, its top-left pixel at ``(left, top)``."""
-    from PIL import Image, ImageDraw, ImageFont
+@functools.cache
+def _button_font():
+    """Liberation Sans at a button's 13 px (found once: finding may ask fontconfig), else PIL's own font."""
+    from PIL import ImageFont
 
     from aguvis.envs.miniwob.lookalike import LookalikeError, find_font
 
-    width, height = LOOKS["button"]
     try:
-        font = ImageFont.truetype(str(find_font()), size=13)
+        return ImageFont.truetype(str(find_font()), size=13)
     except LookalikeError:
-        font = ImageFont.load_default(size=13)
+        return ImageFont.load_default(size=13)
+
+
+def button_at(left: int, top: int, word: str):
+    """A white screen with a Chromium-styled button, ``word`` on it, its top-left pixel at ``(left, top)``."""
+    from PIL import Image, ImageDraw
+
+    # the look-alike screens' button colours, so that the toy's button is MiniWoB's
+    from aguvis.envs.miniwob.lookalike import _BORDER, _BUTTON
+
+    width, height = LOOKS["button"]
     image = Image.new("RGB", (SIDE, SIDE), "white")
     draw = ImageDraw.Draw(image)
     box = [left, top, left + width - 1, top + height - 1]
-    draw.rounded_rectangle(box, radius=2, fill=(239, 239, 239), outline=(118, 118, 118))
+    draw.rounded_rectangle(box, radius=2, fill=_BUTTON, outline=_BORDER)
     if word:
-        draw.text((left + width / 2, top + height / 2), word, font=font, fill="black", anchor="mm")
+        draw.text((left + width / 2, top + height / 2), word, font=_button_font(), fill="black", anchor="mm")
     return image
 
 
