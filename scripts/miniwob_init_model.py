@@ -1,8 +1,9 @@
 """Write a randomly initialised Qwen2-VL for the MiniWoB++ learning proof.
 
-The shape comes from a YAML file (``configs/miniwob/model.yaml``: ``seed`` and
-``shape``, fields of ``aguvis.model.tiny.TinyConfig``); the tokenizer is the
-offline tiny one. The folder is a normal Hugging Face checkpoint that
+The shape comes from a YAML file (``configs/miniwob/model.yaml``: ``seed``,
+``shape``, fields of ``aguvis.model.tiny.TinyConfig``, and optionally the
+pixel normalisation ``image_mean`` / ``image_std``, kept in the checkpoint's
+``preprocessor_config.json``); the tokenizer is the offline tiny one. The folder is a normal Hugging Face checkpoint that
 ``aguvis train`` loads like any other.
 
     python scripts/miniwob_init_model.py --config configs/miniwob/model.yaml --output runs/miniwob/init
@@ -29,9 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     from aguvis.model.tiny import build_tiny_model, build_tiny_tokenizer
 
     spec = yaml.safe_load(args.config.read_text(encoding="utf-8")) or {}
-    unknown = sorted(set(spec) - {"seed", "shape"})
+    known = ("seed", "shape", "image_mean", "image_std")
+    unknown = sorted(set(spec) - set(known))
     if unknown:
-        print(f"{args.config}: unknown key(s) {', '.join(unknown)} (expected seed, shape)", file=sys.stderr)
+        print(f"{args.config}: unknown key(s) {', '.join(unknown)} (expected {', '.join(known)})", file=sys.stderr)
         return 2
     shape = dict(spec.get("shape") or {})
     if "mrope_section" in shape:
@@ -42,7 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     except (TypeError, ValueError) as err:
         print(f"{args.config}: {err}", file=sys.stderr)
         return 2
-    save_checkpoint_hf(model, tokenizer, build_image_processor(), args.output)
+    try:
+        processor = build_image_processor(image_mean=spec.get("image_mean"), image_std=spec.get("image_std"))
+    except (TypeError, ValueError) as err:
+        print(f"{args.config}: {err}", file=sys.stderr)
+        return 2
+    save_checkpoint_hf(model, tokenizer, processor, args.output)
     total = sum(p.numel() for p in model.parameters())
     vision = sum(p.numel() for p in model.model.visual.parameters())
     print(json.dumps({"output": str(args.output), "parameters": total, "vision_parameters": vision}))

@@ -132,6 +132,14 @@ def main(argv: list[str] | None = None) -> int:
         "does pointing at an easy look carry over to a hard one?",
     )
     parser.add_argument(
+        "--image-mean",
+        type=float,
+        metavar="M",
+        help="normalise every channel with this mean (and --image-std) instead of Qwen2-VL's: with M=1, white "
+        "is zero and a light grey patch no longer looks like white after the bias-free patch embedding",
+    )
+    parser.add_argument("--image-std", type=float, default=0.27, metavar="S", help="with --image-mean (default 0.27)")
+    parser.add_argument(
         "--shape",
         action="append",
         default=[],
@@ -189,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     train = draw(args.out / "train", args.screens, seed=0, **drawing, also_look=args.also_look)
     heldout = draw(args.out / "heldout", 500, seed=1, **drawing)
     spec = args.out / "model.yaml"
-    spec.write_text(yaml.safe_dump({"seed": 0, "shape": shape}), encoding="utf-8")
+    pixels = {} if args.image_mean is None else {"image_mean": [args.image_mean] * 3, "image_std": [args.image_std] * 3}
+    spec.write_text(yaml.safe_dump({"seed": 0, "shape": shape, **pixels}), encoding="utf-8")
     subprocess.run(
         [sys.executable, "scripts/miniwob_init_model.py", "--config", str(spec), "--output", str(args.out / "init")],
         check=True,
@@ -203,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         "decimals": args.decimals,
         "look": args.look,
         "also_look": args.also_look,
+        **pixels,
     }
 
     def record(key: str, value: dict, shown: dict | None = None) -> None:
@@ -398,6 +408,7 @@ def train_reference(args, records: Path) -> Path:
     out = args.out / "reference"
     model.save_pretrained(out)
     loaded.tokenizer.save_pretrained(out)
+    loaded.image_processor.save_pretrained(out)  # its pixel normalisation, for scoring
     return out
 
 

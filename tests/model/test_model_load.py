@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from PIL import Image
 from transformers import Qwen2VLForConditionalGeneration
 
 from aguvis.chat.vision import build_image_processor
@@ -33,6 +34,33 @@ def test_load_model_returns_identical_logits_and_the_pixel_cap(saved, tiny_token
         assert torch.equal(loaded.model.eval()(**image_batch).logits, tiny_model.eval()(**image_batch).logits)
     assert loaded.image_processor.size["longest_edge"] == 448 * 280
     assert loaded.tokenizer.get_vocab()["<|diff_marker|>"] == tiny_tokenizer.get_vocab()["<|diff_marker|>"]
+
+
+def test_a_saved_pixel_normalisation_is_loaded_with_the_model(tmp_path, tiny_tokenizer, tiny_model):
+    processor = build_image_processor(max_pixels=448 * 280, image_mean=[1.0, 1.0, 1.0], image_std=[0.25] * 3)
+    folder = save_checkpoint_hf(tiny_model, tiny_tokenizer, processor, tmp_path / "white-zero")
+    loaded = load_model(folder, max_pixels=448 * 280)
+    assert list(loaded.image_processor.image_mean) == [1.0, 1.0, 1.0]
+    white, grey = Image.new("RGB", (56, 56), "white"), Image.new("RGB", (56, 56), (191, 191, 191))
+    pixels = loaded.image_processor(images=[white, grey], return_tensors="pt")["pixel_values"]
+    half = pixels.shape[0] // 2
+    assert torch.all(pixels[:half] == 0)  # white is zero: mean 1, whatever the std
+    assert torch.allclose(pixels[half:], torch.full_like(pixels[half:], (191 / 255 - 1) / 0.25), atol=1e-5)
+
+
+def test_a_checkpoint_without_a_preprocessor_config_gets_qwen2_vl_normalisation(saved):
+    (saved / "preprocessor_config.json").unlink()
+    assert list(load_model(saved).image_processor.image_mean) == list(build_image_processor().image_mean)
+
+
+def test_a_bad_saved_pixel_normalisation_is_named(saved):
+    config = saved / "preprocessor_config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "image_std": [0.2, 0.0, 0.2]}))
+    with pytest.raises(ValueError, match=r"preprocessor_config.json: image_std must be three numbers"):
+        load_model(saved)
+    config.write_text("{not json")
+    with pytest.raises(ValueError, match=r"preprocessor_config.json: not valid JSON"):
+        load_model(saved)
 
 
 def test_saved_generation_config_stops_at_the_diff_marker(saved, tiny_tokenizer):

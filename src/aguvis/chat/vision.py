@@ -21,16 +21,49 @@ MAX_PIXELS = 1280 * 720
 MIN_PIXELS = 56 * 56  # Qwen2-VL's default
 
 
-def build_image_processor(max_pixels: int = MAX_PIXELS, min_pixels: int = MIN_PIXELS) -> Qwen2VLImageProcessorPil:
+def build_image_processor(
+    max_pixels: int = MAX_PIXELS,
+    min_pixels: int = MIN_PIXELS,
+    image_mean: list[float] | None = None,
+    image_std: list[float] | None = None,
+) -> Qwen2VLImageProcessorPil:
     """Qwen2-VL's image processor in its PIL flavour (no torchvision needed).
 
     ``size`` is passed as a fresh dict: passing ``max_pixels=`` instead makes
     transformers write into the class-wide default ``size`` dict, which would
-    leak this cap into every processor built afterwards.
+    leak this cap into every processor built afterwards. ``image_mean`` and
+    ``image_std`` (per RGB channel, pixels in [0, 1]) default to Qwen2-VL's
+    (OpenAI CLIP's); a model trained from scratch may choose its own
+    (``configs/miniwob/model.yaml`` says why), and a checkpoint keeps them in
+    ``preprocessor_config.json``.
     """
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
-    return Qwen2VLImageProcessorPil(size={"shortest_edge": min_pixels, "longest_edge": max_pixels})
+    normalisation = {
+        key: [float(v) for v in value]
+        for key, value in (("image_mean", image_mean), ("image_std", image_std))
+        if value is not None
+    }
+    for key, value in normalisation.items():
+        if len(value) != 3 or (key == "image_std" and min(value) <= 0):
+            raise ValueError(f"{key} must be three numbers, one per RGB channel (std > 0), got {value}")
+    return Qwen2VLImageProcessorPil(size={"shortest_edge": min_pixels, "longest_edge": max_pixels}, **normalisation)
+
+
+def saved_normalisation(folder: str | os.PathLike[str]) -> dict[str, list[float]]:
+    """``image_mean`` / ``image_std`` from a checkpoint's ``preprocessor_config.json`` (empty when it has none),
+    so that a model sees pixels scaled as in its training."""
+    import json
+    from pathlib import Path
+
+    config = Path(folder) / "preprocessor_config.json"
+    if not config.is_file():
+        return {}
+    try:
+        saved = json.loads(config.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{config}: not valid JSON ({err})") from err
+    return {key: saved[key] for key in ("image_mean", "image_std") if saved.get(key) is not None}
 
 
 def load_rgb_image(path: str | os.PathLike[str]) -> Image.Image:

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from aguvis.chat.vision import MAX_PIXELS, MIN_PIXELS, build_image_processor
+from aguvis.chat.vision import MAX_PIXELS, MIN_PIXELS, build_image_processor, saved_normalisation
 from aguvis.model.checkpoint import save_checkpoint_hf
 from aguvis.model.freeze import freeze_vision_tower
 from aguvis.model.tiny_tokenizer import add_agent_special_tokens
@@ -71,7 +71,9 @@ def load_model(
 
     ``dtype`` ``None`` keeps the dtype the checkpoint was saved in. The image
     processor is Qwen2-VL's PIL one (no torchvision needed) capped at
-    ``max_pixels``; its patch geometry is checked against the model's.
+    ``max_pixels``, with the pixel normalisation saved in the folder's
+    ``preprocessor_config.json`` (Qwen2-VL's when there is none); its patch
+    geometry is checked against the model's.
     """
     from transformers import AutoConfig, AutoTokenizer
 
@@ -88,7 +90,11 @@ def load_model(
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     add_agent_special_tokens(tokenizer)
     grow_embeddings(model, len(tokenizer))
-    image_processor = build_image_processor(max_pixels=max_pixels, min_pixels=min_pixels)
+    normalisation = saved_normalisation(path)
+    try:
+        image_processor = build_image_processor(max_pixels=max_pixels, min_pixels=min_pixels, **normalisation)
+    except ValueError as err:
+        raise ValueError(f"{path}/preprocessor_config.json: {err}") from err
     _check_vision_geometry(config, image_processor, path)
     return Loaded(model=model.to(device), tokenizer=tokenizer, image_processor=image_processor)
 
