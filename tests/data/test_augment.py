@@ -132,3 +132,57 @@ def test_query_points_bound_the_shift_and_must_be_written_in_their_turns():
     record.conversations[2] = Turn("human", "What is here?")
     with pytest.raises(ShiftError, match="query point 1"):
         record_extent(record)
+
+
+def _password_record(password="8aiX"):
+    return Record(
+        images=["shot.png"],
+        conversations=[
+            Turn("human", f'<image>Instruction: Enter the password "{password}" into both text fields.\n'
+                 f"Previous actions:\nStep 1: Type '{password}' into the password field\n"),
+            Turn(
+                "gpt", f"Thought: I type '{password}'.\nAction: Type '{password}' into the verify field", recipient="all"
+            ),
+            Turn("gpt", f"pyautogui.write(message='{password}')", recipient="os", end_turn=True),
+        ],
+        extra={"hidden_text": [password], "source": "test"},
+    )
+
+
+def test_retyping_swaps_a_hidden_string_everywhere_for_one_of_the_same_kinds():
+    from aguvis.data.augment import retype_record
+
+    record = _password_record("8aiX")
+    retyped = retype_record(record, random.Random(0))
+    (new,) = retyped.extra["hidden_text"]
+    assert new != "8aiX" and len(new) == 4
+    assert new[0].isdigit() and new[1].islower() and new[2].islower() and new[3].isupper()
+    for before, after in zip(record.conversations, retyped.conversations):
+        assert "8aiX" not in after.value
+        assert after.value == before.value.replace("8aiX", new)  # nothing else changed
+        assert (after.role, after.recipient, after.end_turn) == (before.role, before.recipient, before.end_turn)
+    assert parse(retyped.conversations[2].value)[0].args == {"message": new}
+    assert retype_record(record, random.Random(0)) == retyped  # seeded
+    assert record.extra["hidden_text"] == ["8aiX"]  # the original is left alone
+
+
+def test_retyping_touches_only_quoted_occurrences_and_leaves_records_without_hidden_text():
+    from aguvis.data.augment import retype_record
+
+    record = _password_record("a")
+    retyped = retype_record(record, random.Random(1))
+    (new,) = retyped.extra["hidden_text"]
+    assert "Enter the password" in retyped.conversations[0].value  # the bare letter a elsewhere is kept
+    assert f'"{new}"' in retyped.conversations[0].value and f"message='{new}'" in retyped.conversations[2].value
+    plain = grounding_record()
+    assert retype_record(plain, random.Random(0)) is plain
+
+
+def test_a_malformed_hidden_text_is_refused():
+    import dataclasses
+
+    from aguvis.data.augment import retype_record
+
+    bad = dataclasses.replace(_password_record(), extra={"hidden_text": "8aiX"})
+    with pytest.raises(ValueError, match="hidden_text must be a list of non-empty strings"):
+        retype_record(bad, random.Random(0))

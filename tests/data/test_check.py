@@ -63,6 +63,16 @@ def test_each_problem_is_found_and_named(tmp_path, record, kind):
     assert any("record 1" in example for example in summary.examples)
 
 
+def test_a_packed_grounding_record_may_give_one_box_per_query(tmp_path):
+    _image(tmp_path / "a.png")
+    good = {**_record(), "bbox": [[0.1, 0.1, 0.3, 0.3], [0.5, 0.5, 0.9, 0.7]]}
+    bad = {**_record(), "bbox": [[0.1, 0.1, 0.3, 0.3], [0.5, 0.5, 0.4, 0.7]]}
+    assert check(_write(tmp_path, [good]), workers=1, progress=False).ok
+    summary = check(_write(tmp_path, [good, bad]), workers=1, progress=False)
+    assert summary.kinds["bbox"] == 1
+    assert any("record 1" in e and "box 1:" in e and "has no area" in e for e in summary.examples)
+
+
 def test_truncated_screenshot_does_not_decode(tmp_path):
     _image(tmp_path / "a.png", (400, 300))
     data = (tmp_path / "a.png").read_bytes()

@@ -136,3 +136,26 @@ def test_click_dialog_2_finds_the_close_button_for_x(element):
 def test_focus_text_2_counts_text_boxes_from_the_top(element):
     page = Page(tuple(element(i, "input", input_type="text", box=(5, 60 + 40 * i, 128, 21)) for i in range(3)))
     assert act("focus-text-2", "Focus into the 2nd input textbox.", page).target.index == 1
+
+
+def test_passwords_are_the_goals_only_hidden_text():
+    from aguvis.envs.miniwob.experts import hidden_text
+
+    login = 'Enter the username "nieves" and the password "8ai" into the text fields and press login.'
+    assert hidden_text("login-user", login) == ["8ai"]  # the username shows in its field
+    assert hidden_text("enter-password", 'Enter the password "j8a" into both text fields and press submit.') == ["j8a"]
+    assert hidden_text("enter-text", 'Enter "Kasie" into the text field and press Submit.') == []
+    assert hidden_text("login-user", "a goal of another wording") == []
+
+
+def test_stage_two_records_of_a_password_task_list_the_password_as_hidden(tmp_path):
+    from aguvis.envs.miniwob.synth import Episode, Step, planning_records
+
+    goal = 'Enter the password "yA" into both text fields and press submit.'
+    code = "pyautogui.write(message='yA')"
+    step = Step("images/enter-password/0.png", code, "Type 'yA'", "I type.", "A page.", None, [])
+    records = list(planning_records(Episode("enter-password", 0, goal, 1.0, [step]), "l3"))
+    assert [r.extra["hidden_text"] for r in records] == [["yA"]]
+    assert "bbox" not in records[0].extra  # typing has no target box
+    other = Episode("enter-text", 0, 'Enter "yA" into the text field and press Submit.', 1.0, [step])
+    assert "hidden_text" not in next(planning_records(other, "l3")).extra

@@ -336,6 +336,42 @@ def test_records_marked_augment_false_get_no_shifted_copy(grounding_records, rec
     assert copied == {dataset.images.sources[dataset.image_ids[i][0]] for i in range(0, len(samples), 2)}
 
 
+@pytest.mark.parametrize("retype", [True, False])
+def test_shifted_copies_of_a_record_with_hidden_text_get_fresh_letters(grounding_records, record_tokenizer, retype):
+    import dataclasses
+
+    from aguvis.data.records import Turn
+    from aguvis.train.dataset import load_samples
+    from aguvis.train.preload import ShiftAugment, preload
+
+    samples = load_samples(records=grounding_records, images_root=grounding_records.parent)[:2]
+    goal = Turn("human", 'Type "Qx7" here')
+    marked = [
+        dataclasses.replace(
+            s,
+            record=dataclasses.replace(
+                s.record,
+                conversations=[s.record.conversations[0], *s.record.conversations[1:], goal],
+                extra={**s.record.extra, "hidden_text": ["Qx7"]},
+            ),
+        )
+        for s in samples
+    ]
+    dataset, _ = preload(
+        marked, record_tokenizer, device="cpu", dtype=torch.float32, workers=0, progress=False,
+        augment=ShiftAugment(copies=3, max_shift=0.1, retype=retype),
+    )
+    texts = [record_tokenizer.tokenizer.decode(dataset[k].input_ids) for k in range(len(dataset))]
+    assert all('"Qx7"' in text for text in texts[:2])  # the originals keep theirs
+    copies = texts[2:]
+    assert len(copies) == 6
+    if retype:
+        assert not any('"Qx7"' in text for text in copies)
+        assert len({text.split('Type "')[1][:3] for text in copies}) > 1  # each copy its own letters
+    else:
+        assert all('"Qx7"' in text for text in copies)
+
+
 def test_a_trainer_trains_on_shifted_copies(grounding_records, tmp_path):
     from aguvis.train.trainer import Trainer
 

@@ -21,12 +21,20 @@ than one image is ambiguous: :func:`shift_record` refuses both
 (:class:`ShiftError`), and such records get no shifted copy. Neither does a record whose ``augment``
 field is false: one whose layout was drawn at random anyway (the MiniWoB++
 look-alike screens), where a copy would cost memory and teach nothing new.
+
+Retyping (:func:`retype_record`): a record may list in ``hidden_text`` strings
+of its text that its screenshot never shows (a password typed into a password
+field shows as dots). Each copy may carry other letters of the same length
+and kinds in their place, in every turn, and stays true to its screenshot: a
+model then has to copy such a string from the goal, since recalling one from
+training cannot fit thousands of them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import random
+import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -135,6 +143,37 @@ def shift_record(record: Record, dx: float, dy: float) -> Record:
             moved.append(list(new))
         extra["query_points"] = moved
     return Record(images=list(record.images), conversations=turns, extra=extra)
+
+
+def retype_record(record: Record, rng: random.Random) -> Record:
+    """A copy of ``record`` whose ``hidden_text`` strings are swapped for random ones (see the module docstring).
+
+    Each character is replaced by one of its kind (lower case, upper case,
+    digit; anything else is kept), so the new string has the old one's
+    length and look; it replaces every quoted occurrence (``"s"`` or
+    ``'s'``) in every turn. A record without ``hidden_text`` comes back as it is.
+    """
+    hidden = record.extra.get("hidden_text") or []
+    if not hidden:
+        return record
+    if not isinstance(hidden, list) or not all(isinstance(h, str) and h for h in hidden):
+        raise ValueError(f"hidden_text must be a list of non-empty strings, got {hidden!r}")
+    fresh = {old: "".join(_same_kind(c, rng) for c in old) for old in dict.fromkeys(hidden)}
+    turns = []
+    for turn in record.conversations:
+        value = turn.value
+        for old, new in fresh.items():
+            value = value.replace(f'"{old}"', f'"{new}"').replace(f"'{old}'", f"'{new}'")
+        turns.append(dataclasses.replace(turn, value=value))
+    extra = {**record.extra, "hidden_text": [fresh[h] for h in hidden]}
+    return dataclasses.replace(record, conversations=turns, extra=extra)
+
+
+def _same_kind(char: str, rng: random.Random) -> str:
+    for letters in (string.ascii_lowercase, string.ascii_uppercase, string.digits):
+        if char in letters:
+            return rng.choice(letters)
+    return char
 
 
 def _check_shiftable(record: Record) -> None:

@@ -133,8 +133,14 @@ def _kind(message: str, field_name: str | None) -> str:
 
 
 def _bbox_problem(value: Any) -> str | None:
+    """What is wrong with ``bbox``: one box, or one per query of a packed grounding record."""
+    if isinstance(value, list) and value and all(isinstance(box, list) for box in value):
+        for i, box in enumerate(value):
+            if message := _bbox_problem(box):
+                return f"box {i}: {message}"
+        return None
     if not (isinstance(value, list) and len(value) == 4 and all(isinstance(v, (int, float)) for v in value)):
-        return f"expected [x1, y1, x2, y2], got {value!r}"
+        return f"expected [x1, y1, x2, y2] or a list of them, got {value!r}"
     x1, y1, x2, y2 = value
     if not all(0.0 <= v <= 1.0 for v in value):
         return f"{value} is not normalised to [0, 1]"

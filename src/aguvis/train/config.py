@@ -101,12 +101,16 @@ class AugmentConfig:
     screen moved by a random offset of at most ``max_shift`` of the width and
     height (drawn from ``seed``, the same for every sample on one screen) and
     its actions' coordinates moved with it. Against a small model remembering
-    where targets usually are instead of finding them.
+    where targets usually are instead of finding them. ``retype``: each copy
+    of a record with ``hidden_text`` also gets fresh letters there
+    (:func:`aguvis.data.augment.retype_record`), against recalling typed
+    strings instead of copying them from the goal.
     """
 
     copies: int = 3
     max_shift: float = 0.12
     seed: int = 0
+    retype: bool = True
 
 
 @dataclass

@@ -41,7 +41,15 @@ from tqdm import tqdm
 
 from aguvis.chat.tokenize import EncodedText, RecordTokenizer
 from aguvis.chat.vision import load_rgb_image
-from aguvis.data.augment import Extent, ShiftError, draw_shift, record_extent, shift_image, shift_record
+from aguvis.data.augment import (
+    Extent,
+    ShiftError,
+    draw_shift,
+    record_extent,
+    retype_record,
+    shift_image,
+    shift_record,
+)
 from aguvis.train.dataset import Sample, SampleError
 
 R = TypeVar("R")
@@ -95,11 +103,13 @@ class ImageTable:
 @dataclass(frozen=True)
 class ShiftAugment:
     """``copies`` shifted copies of every screen (``aguvis.data.augment``), each by a random offset
-    of at most ``max_shift`` of the width and height, drawn from ``seed``."""
+    of at most ``max_shift`` of the width and height, drawn from ``seed``; with ``retype``, each
+    copy of a record with ``hidden_text`` gets fresh letters there."""
 
     copies: int
     max_shift: float
     seed: int = 0
+    retype: bool = True
 
 
 def preload(
@@ -222,7 +232,10 @@ def _augment(
             new_id, (dx, dy) = copy_of[ids[0], copy]
             width, height = sizes[ids[0]]
             sample = samples[index]
-            shifted.append(Sample(shift_record(sample.record, dx / width, dy / height), sample.images_root))
+            record = shift_record(sample.record, dx / width, dy / height)
+            if augment.retype:
+                record = retype_record(record, random.Random(f"{augment.seed}:retype:{index}:{copy}"))
+            shifted.append(Sample(record, sample.images_root))
             shifted_ids.append((new_id,))
     return _encode_all(shifted, tokenizer, workers, "tokenise shifted", progress), shifted_ids
 

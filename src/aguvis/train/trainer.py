@@ -224,7 +224,9 @@ class Trainer:
                 dtype=torch.bfloat16 if data.preload_dtype == "bf16" else self.dtype,
                 workers=data.num_workers,
                 progress=self.dist.is_main,
-                augment=None if augment is None else ShiftAugment(augment.copies, augment.max_shift, augment.seed),
+                augment=None
+                if augment is None
+                else ShiftAugment(augment.copies, augment.max_shift, augment.seed, augment.retype),
             )
             return dataset
         return RecordDataset(samples, self.record_tokenizer)

@@ -309,6 +309,21 @@ def navigate_tree(utterance: str, page: Page, frame: TaskFrame, history: Sequenc
     )
 
 
+# task -> the goal's pattern whose groups name what is typed into password fields: shown as dots, never as
+# letters, so a record may swap them for other letters of the same length (``aguvis.data.augment.retype_record``)
+_HIDDEN = {
+    "login-user": re.compile(r'the password "(.+)" into the text fields'),
+    "enter-password": re.compile(r'Enter the password "(.+)" into both text fields'),
+}
+
+
+def hidden_text(task: str, goal: str) -> list[str]:
+    """The strings of ``goal`` that ``task``'s screens never show (typed into password fields)."""
+    pattern = _HIDDEN.get(task)
+    match = pattern.search(goal) if pattern is not None else None
+    return list(match.groups()) if match else []
+
+
 EXPERTS: dict[str, Expert] = {
     "click-button": click_button,
     "click-link": click_link,

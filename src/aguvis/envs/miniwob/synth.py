@@ -40,7 +40,7 @@ from aguvis.actions import Action, format_action, parse
 from aguvis.data.augment import point_text
 from aguvis.data.records import Record, Turn, write_records
 from aguvis.envs.miniwob.atomic import write_text
-from aguvis.envs.miniwob.experts import EXPERTS, ExpertError, ExpertStep
+from aguvis.envs.miniwob.experts import EXPERTS, ExpertError, ExpertStep, hidden_text
 from aguvis.envs.miniwob.geometry import TaskFrame
 from aguvis.envs.miniwob.grounding import GroundingQuery, grounding_queries
 from aguvis.envs.miniwob.images import PALETTE_COLOURS, save_png
@@ -303,8 +303,12 @@ def planning_records(episode: Episode, level: str) -> Iterator[Record]:
             "step_id": index,
             "level": level,
             "action_type": parse(step.code)[0].name,
-            "bbox": step.box,
         }
+        if step.box is not None:  # typing has no target box; a null one would fail `aguvis data check`
+            extra["bbox"] = step.box
+        hidden = hidden_text(episode.task, episode.goal)
+        if hidden:
+            extra["hidden_text"] = hidden
         yield Record(images=[step.image], conversations=turns, extra=extra)
         previous.append(history_entry(level, step.instruction, step.code))  # type: ignore[arg-type]
 
