@@ -3,8 +3,9 @@
 The shape comes from a YAML file (``configs/miniwob/model.yaml``: ``seed``,
 ``shape``, fields of ``aguvis.model.tiny.TinyConfig``, and optionally the
 pixel normalisation ``image_mean`` / ``image_std``, kept in the checkpoint's
-``preprocessor_config.json``); the tokenizer is the offline tiny one. The folder is a normal Hugging Face checkpoint that
-``aguvis train`` loads like any other.
+``preprocessor_config.json``); the tokenizer is the offline tiny one. The
+folder is a normal Hugging Face checkpoint that ``aguvis train`` loads like
+any other.
 
     python scripts/miniwob_init_model.py --config configs/miniwob/model.yaml --output runs/miniwob/init
 """

@@ -1,0 +1,97 @@
+"""Does a MiniWoB++ model click inside the element the expert clicked? Training steps against held-out ones.
+
+For each task, up to ``--per-task`` click steps of a data set's ``stage2-l2.jsonl``
+(drawn with a fixed seed; previous steps listed as instructions, as the online
+evaluation lists a self-planning model's) are put to the model as the online
+evaluation does (self-plan, the MiniWoB++ system prompt, greedy, the screen as
+stored), and the reply's click is scored against the expert's target box
+(``bbox``). Run on the
+training data and on held-out seeds, it tells a model that has not learned to
+find the named element (both low) from one that learned its training screens
+(training high, held-out low), without playing episodes.
+
+    python scripts/miniwob_click_hits.py --model runs/miniwob/run7/model --per-task 40 \\
+        --data runs/miniwob/data --data runs/miniwob/heldout --tasks click-button,click-link -o hits.json
+
+A click counts when it lies inside the box, edges included; a reply without a
+click, or with code that does not parse, is a miss.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+from pathlib import Path
+
+_INSTRUCTION = re.compile(r"Instruction: (.*)\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, required=True, help="the model folder")
+    parser.add_argument(
+        "--data", type=Path, action="append", required=True, help="a data set folder with stage2-l2.jsonl (repeatable)"
+    )
+    parser.add_argument("--tasks", required=True, help="comma-separated task names")
+    parser.add_argument("--per-task", type=int, default=40, help="click steps per task and data set (default 40)")
+    parser.add_argument("--seed", type=int, default=0, help="which steps are drawn (default 0)")
+    parser.add_argument("-o", "--output", type=Path, help="write the counts here as JSON")
+    args = parser.parse_args(argv)
+
+    from aguvis.agent import Agent
+    from aguvis.agent.local import LocalBackend
+    from aguvis.chat.template import Mode
+    from aguvis.envs.miniwob.monologue import SYSTEM_PROMPT
+
+    agent = Agent(LocalBackend(args.model, batch_size=16), Mode.SELF_PLAN, SYSTEM_PROMPT)
+    counts: dict[str, dict[str, list[int]]] = {}
+    for folder in args.data:
+        for task in args.tasks.split(","):
+            records = click_steps(folder / "stage2-l2.jsonl", task, args.per_task, args.seed)
+            predictions = agent.predict_batch([request_for(r, folder) for r in records])
+            hits = sum(inside(p.actions, r["bbox"]) for p, r in zip(predictions, records))
+            counts.setdefault(str(folder), {})[task] = [hits, len(records)]
+            print(f"{folder} {task}: {hits}/{len(records)}", flush=True)
+    if args.output:
+        args.output.write_text(json.dumps(counts, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def click_steps(path: Path, task: str, limit: int, seed: int) -> list[dict]:
+    """Up to ``limit`` of ``task``'s click records in ``path`` that have a target box, drawn with ``seed``."""
+    with path.open(encoding="utf-8") as lines:
+        records = [json.loads(line) for line in lines if line.strip()]
+    chosen = [
+        r for r in records if r.get("task") == task and r.get("action_type") == "pyautogui.click" and r.get("bbox")
+    ]
+    random.Random(seed).shuffle(chosen)
+    return chosen[:limit]
+
+
+def request_for(record: dict, folder: Path):
+    """The self-plan request of a stage-2 record: its screenshot, goal and previous steps."""
+    from aguvis.agent.request import Request
+    from aguvis.chat.template import Mode
+
+    prompt = next(t["value"] for t in record["conversations"] if t["from"] == "human")
+    goal = _INSTRUCTION.search(prompt)
+    if goal is None:
+        raise ValueError(f"{record.get('episode_id')} step {record.get('step_id')}: no 'Instruction:' line")
+    previous = prompt.split("Previous actions:\n", 1)[-1].strip()
+    steps = [] if previous in ("", "None") else previous.split("\n")
+    return Request(image=folder / record["image"], goal=goal[1], previous_actions=steps, mode=Mode.SELF_PLAN)
+
+
+def inside(actions: list, box: list[float]) -> bool:
+    """Whether the first of ``actions`` (parsed, normalised) clicks inside ``box`` (left, top, right, bottom)."""
+    if not actions or "x" not in actions[0].args or "y" not in actions[0].args:
+        return False
+    x, y = actions[0].args["x"], actions[0].args["y"]
+    return box[0] <= x <= box[2] and box[1] <= y <= box[3]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
