@@ -8,7 +8,10 @@ token that holds its centre, so that only the picture differs from the
 cells'); ``--look button`` draws a 40 x 20 button in Chromium's style with a
 short word on it instead, what MiniWoB++ screens show and pointing stalls
 on (``blank-button``: without the word; ``box``: a black box of its size;
-``--also-look`` draws half the training screens in a second look). The
+``button-pair``: two such buttons with different words, one asked for by
+its word, so that finding buttons is not enough: the probe also counts the
+screens where the other button is named; ``--also-look`` draws half the
+training screens in a second look). The
 answer to "Click the square" is the click at its centre. A model that
 reads no position off the image ends at the no-information loss, the
 entropy of the square's written place (ln 64 nats; anywhere: 2 ln 205,
@@ -69,7 +72,13 @@ PLACEMENTS = ("cells", "anywhere", "snapped")
 # what is pointed at: width and height in pixels. ``button``: Chromium's default button (light grey,
 # a 1 px grey border, a short black word), as on MiniWoB++ screens, where pointing stalls and squares do not;
 # ``blank-button``: the same without the word; ``box``: a black box of the button's size
-LOOKS = {"square": (SQUARE, SQUARE), "button": (40, 20), "blank-button": (40, 20), "box": (40, 20)}
+LOOKS = {
+    "square": (SQUARE, SQUARE),
+    "button": (40, 20),
+    "blank-button": (40, 20),
+    "box": (40, 20),
+    "button-pair": (40, 20),
+}
 BUTTON_WORDS = ("OK", "Yes", "No", "Go", "Save", "Send", "Next", "Stop", "Add", "Cut")
 WARMUP = 0.07  # share of the steps warming the rate up, in both loops
 SHAPE = {
@@ -122,8 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         "--look",
         choices=tuple(LOOKS),
         default="square",
-        help="a black square (default), a button with a word on it, a blank button or a black box "
-        "(40 x 20; not with --placement cells)",
+        help="a black square (default), a button with a word on it, a blank button, a black box, or two buttons "
+        "with different words, one asked for (40 x 20; not with --placement cells)",
     )
     parser.add_argument(
         "--also-look",
@@ -259,6 +268,9 @@ def draw(
         if also_look is not None:  # no draw without it, so that the one-look screens stay as they were
             look = rng.choice((given, also_look))
         width, height = LOOKS[look]
+        if look == "button-pair":
+            lines.append(json.dumps(_button_pair(folder, k, rng, placement, decimals)))
+            continue
         if placement == "cells":
             row, col = rng.randrange(CELLS), rng.randrange(CELLS)
             left, top = cell_corner(col), cell_corner(row)
@@ -293,6 +305,41 @@ def draw(
         )
     records.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return records
+
+
+def _button_pair(folder: Path, k: int, rng: random.Random, placement: str, decimals: int) -> dict:
+    """Screen ``k`` with two buttons of different words apart from each other, and the record asking for one."""
+    width, height = LOOKS["button"]
+    words = rng.sample(BUTTON_WORDS, 2)
+    corners = [(rng.randrange(SIDE - width + 1), rng.randrange(SIDE - height + 1))]
+    while True:  # the second one at least 4 px away from the first
+        left, top = rng.randrange(SIDE - width + 1), rng.randrange(SIDE - height + 1)
+        if abs(left - corners[0][0]) >= width + 4 or abs(top - corners[0][1]) >= height + 4:
+            corners.append((left, top))
+            break
+    image = button_at(*corners[0], words[0])
+    button_at(*corners[1], words[1], image)
+    image.save(folder / f"{k}.png")
+    asked = rng.randrange(2)
+    centres = [
+        [answer_coordinate(left, placement, decimals, width), answer_coordinate(top, placement, decimals, height)]
+        for left, top in corners
+    ]
+    x, y = centres[asked]
+    return {
+        "image": f"{k}.png",
+        "conversations": [
+            {"from": "human", "value": f"<image>Click the {words[asked]} button"},
+            {
+                "from": "gpt",
+                "value": f"pyautogui.click(x={x:.{decimals}f}, y={y:.{decimals}f})",
+                "recipient": "os",
+                "end_turn": True,
+            },
+        ],
+        "centre": centres[asked],
+        "other": centres[1 - asked],
+    }
 
 
 def answer_coordinate(corner: int, placement: str, decimals: int, extent: int = SQUARE) -> float:
@@ -335,15 +382,16 @@ def _button_font():
         return ImageFont.load_default(size=13)
 
 
-def button_at(left: int, top: int, word: str):
-    """A white screen with a Chromium-styled button, ``word`` on it, its top-left pixel at ``(left, top)``."""
+def button_at(left: int, top: int, word: str, image=None):
+    """A Chromium-styled button, ``word`` on it, its top-left pixel at ``(left, top)``, drawn on ``image``
+    (default: a new white screen), which is returned."""
     from PIL import Image, ImageDraw
 
     # the look-alike screens' button colours, so that the toy's button is MiniWoB's
     from aguvis.envs.miniwob.lookalike import _BORDER, _BUTTON
 
     width, height = LOOKS["button"]
-    image = Image.new("RGB", (SIDE, SIDE), "white")
+    image = Image.new("RGB", (SIDE, SIDE), "white") if image is None else image
     draw = ImageDraw.Draw(image)
     box = [left, top, left + width - 1, top + height - 1]
     draw.rounded_rectangle(box, radius=2, fill=_BUTTON, outline=_BORDER)
@@ -370,12 +418,16 @@ def _tokenised(loaded, records: Path, limit: int | None = None) -> list:
 
 
 def _batch(model, items: list, device) -> dict:
+    """A padded batch: samples of different lengths (a query's word) are padded on the right, where a causal
+    model's real tokens never look, with labels -100."""
     import torch
+    from torch.nn.utils.rnn import pad_sequence
 
-    ids = torch.stack([t.input_ids for t in items]).to(device)
+    pad = model.config.get_text_config().pad_token_id or 0
+    ids = pad_sequence([t.input_ids for t in items], batch_first=True, padding_value=pad).to(device)
     return {
         "input_ids": ids,
-        "labels": torch.stack([t.labels for t in items]).to(device),
+        "labels": pad_sequence([t.labels for t in items], batch_first=True, padding_value=-100).to(device),
         "mm_token_type_ids": (ids == model.config.image_token_id).int(),
         "pixel_values": torch.cat([t.pixel_values for t in items]).to(device),
         "image_grid_thw": torch.cat([t.image_grid_thw for t in items]).to(device),
@@ -611,7 +663,7 @@ def score(model_dir: Path, records: Path, placement: str = "cells", decimals: in
     loaded = load_model(model_dir, dtype=torch.float32, device=device)
     model = loaded.model.eval()
     items = _tokenised(loaded, records)
-    total, tokens, named = 0.0, 0, 0
+    total, tokens, named, other = 0.0, 0, 0, 0
     with torch.inference_mode():
         for k in range(0, len(items), 50):
             chunk = items[k : k + 50]
@@ -623,15 +675,16 @@ def score(model_dir: Path, records: Path, placement: str = "cells", decimals: in
             tokens += int(mask.sum())
             predicted = logits.argmax(-1)
             for i, (_, record) in enumerate(chunk):
-                named += int(
-                    _first_decimals(loaded.tokenizer, predicted[i][mask[i]], labels[i][mask[i]])
-                    == tuple(_first_decimal(c) for c in record.extra["centre"])
-                )
+                said = _first_decimals(loaded.tokenizer, predicted[i][mask[i]], labels[i][mask[i]])
+                named += int(said == tuple(_first_decimal(c) for c in record.extra["centre"]))
+                if "other" in record.extra:  # button-pair: the button not asked for
+                    other += int(said == tuple(_first_decimal(c) for c in record.extra["other"]))
     per_answer = tokens / len(items)
     return {
         "loss": round(total / tokens, 4),
         "no_information_loss": round(answer_entropy(placement, decimals, look) / per_answer, 4),
         "cells_named" if placement == "cells" else "first_decimals_named": round(named / len(items), 3),
+        **({"other_named": round(other / len(items), 3)} if look == "button-pair" else {}),
     }
 
 

@@ -210,3 +210,24 @@ def test_also_look_draws_each_training_screen_in_one_of_two_looks_and_names_it(t
         assert record["conversations"][0]["value"] == f"<image>Click the {look}"
     assert set(queries) == {"<image>Click the box", "<image>Click the button"}
     assert min(queries.values()) >= 10
+
+
+def test_a_button_pair_screen_asks_for_one_of_two_buttons_with_different_words(tmp_path):
+    check = load_script("pointing_check")
+    records = check.draw(tmp_path / "pairs", 12, seed=5, placement="anywhere", look="button-pair")
+    from aguvis.envs.miniwob.lookalike import _BUTTON
+
+    asked_first = 0
+    for line in records.read_text().splitlines():
+        record = json.loads(line)
+        image = Image.open(records.parent / record["image"]).convert("RGB")
+        word = record["conversations"][0]["value"].removeprefix("<image>Click the ").removesuffix(" button")
+        assert word in check.BUTTON_WORDS
+        for key in ("centre", "other"):  # near each centre, left of the word, is a button's face
+            x, y = record[key]
+            assert image.getpixel((round(x * check.SIDE) - 16, round(y * check.SIDE))) == tuple(_BUTTON)
+        assert record["centre"] != record["other"]
+        x, y = record["centre"]
+        assert record["conversations"][1]["value"] == f"pyautogui.click(x={x:.4f}, y={y:.4f})"
+        asked_first += record["centre"][0] < record["other"][0]
+    assert 0 < asked_first < 12  # the asked button is not always the same one of the two
