@@ -87,10 +87,10 @@ def request_for(record: dict, folder: Path):
 
 def inside(actions: list, box: list[float]) -> bool:
     """Whether the first of ``actions`` (parsed, normalised) clicks inside ``box`` (left, top, right, bottom)."""
-    if not actions or "x" not in actions[0].args or "y" not in actions[0].args:
-        return False
-    x, y = actions[0].args["x"], actions[0].args["y"]
-    return box[0] <= x <= box[2] and box[1] <= y <= box[3]
+    from aguvis.eval.boxes import Box
+
+    args = actions[0].args if actions else {}
+    return "x" in args and "y" in args and Box(*box).contains((args["x"], args["y"]))
 
 
 if __name__ == "__main__":

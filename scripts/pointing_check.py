@@ -283,26 +283,11 @@ def draw(
         else:  # the word is drawn only for a button, so that the squares' screens stay as they were
             image = button_at(left, top, rng.choice(BUTTON_WORDS) if look == "button" else "")
         image.save(folder / f"{k}.png")
-        x = answer_coordinate(left, placement, decimals, width)
-        y = answer_coordinate(top, placement, decimals, height)
-        lines.append(
-            json.dumps(
-                {
-                    "image": f"{k}.png",
-                    "conversations": [
-                        {"from": "human", "value": f"<image>Click the {look}"},
-                        {
-                            "from": "gpt",
-                            "value": f"pyautogui.click(x={x:.{decimals}f}, y={y:.{decimals}f})",
-                            "recipient": "os",
-                            "end_turn": True,
-                        },
-                    ],
-                    "centre": [x, y],
-                    **where,
-                }
-            )
-        )
+        centre = [
+            answer_coordinate(left, placement, decimals, width),
+            answer_coordinate(top, placement, decimals, height),
+        ]
+        lines.append(json.dumps(_click_record(k, f"Click the {look}", centre, decimals, **where)))
     records.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return records
 
@@ -325,21 +310,16 @@ def _button_pair(folder: Path, k: int, rng: random.Random, placement: str, decim
         [answer_coordinate(left, placement, decimals, width), answer_coordinate(top, placement, decimals, height)]
         for left, top in corners
     ]
-    x, y = centres[asked]
-    return {
-        "image": f"{k}.png",
-        "conversations": [
-            {"from": "human", "value": f"<image>Click the {words[asked]} button"},
-            {
-                "from": "gpt",
-                "value": f"pyautogui.click(x={x:.{decimals}f}, y={y:.{decimals}f})",
-                "recipient": "os",
-                "end_turn": True,
-            },
-        ],
-        "centre": centres[asked],
-        "other": centres[1 - asked],
-    }
+    query = f"Click the {words[asked]} button"
+    return _click_record(k, query, centres[asked], decimals, other=centres[1 - asked])
+
+
+def _click_record(k: int, query: str, centre: list[float], decimals: int, **extra) -> dict:
+    """Screen ``k``'s record: ``query``, answered with a click at ``centre``, which it also keeps."""
+    x, y = centre
+    click = {"from": "gpt", "value": f"pyautogui.click(x={x:.{decimals}f}, y={y:.{decimals}f})", "recipient": "os"}
+    conversations = [{"from": "human", "value": f"<image>{query}"}, {**click, "end_turn": True}]
+    return {"image": f"{k}.png", "conversations": conversations, "centre": centre, **extra}
 
 
 def answer_coordinate(corner: int, placement: str, decimals: int, extent: int = SQUARE) -> float:

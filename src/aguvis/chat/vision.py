@@ -9,7 +9,9 @@ within ``[min_pixels, max_pixels]``, cuts it into 14x14 patches and merges
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PIL import Image
@@ -53,9 +55,6 @@ def build_image_processor(
 def saved_normalisation(folder: str | os.PathLike[str]) -> dict[str, list[float]]:
     """``image_mean`` / ``image_std`` from a checkpoint's ``preprocessor_config.json`` (empty when it has none),
     so that a model sees pixels scaled as in its training."""
-    import json
-    from pathlib import Path
-
     config = Path(folder) / "preprocessor_config.json"
     if not config.is_file():
         return {}

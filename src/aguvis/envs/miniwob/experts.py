@@ -227,10 +227,12 @@ def enter_text(utterance: str, page: Page, frame: TaskFrame, history: Sequence[E
     return _click(submit, frame, "Click the 'Submit' button", f"The field holds '{text}'; I press Submit to finish.")
 
 
+_LOGIN_GOAL = r'Enter the username "(.+)" and the password "(.+)" into the text fields and press login\.'
+_PASSWORD_GOAL = r'Enter the password "(.+)" into both text fields and press submit\.'
+
+
 def login_user(utterance: str, page: Page, frame: TaskFrame, history: Sequence[ExpertStep]) -> ExpertStep:
-    user, password = _match(
-        r'Enter the username "(.+)" and the password "(.+)" into the text fields and press login\.', utterance
-    ).groups()
+    user, password = _match(_LOGIN_GOAL, utterance).groups()
     return _fill_then_press(
         page,
         frame,
@@ -245,7 +247,7 @@ def login_user(utterance: str, page: Page, frame: TaskFrame, history: Sequence[E
 
 
 def enter_password(utterance: str, page: Page, frame: TaskFrame, history: Sequence[ExpertStep]) -> ExpertStep:
-    password = _match(r'Enter the password "(.+)" into both text fields and press submit\.', utterance)[1]
+    password = _match(_PASSWORD_GOAL, utterance)[1]
     return _fill_then_press(
         page,
         frame,
@@ -309,19 +311,16 @@ def navigate_tree(utterance: str, page: Page, frame: TaskFrame, history: Sequenc
     )
 
 
-# task -> the goal's pattern whose groups name what is typed into password fields: shown as dots, never as
-# letters, so a record may swap them for other letters of the same length (``aguvis.data.augment.retype_record``)
-_HIDDEN = {
-    "login-user": re.compile(r'the password "(.+)" into the text fields'),
-    "enter-password": re.compile(r'Enter the password "(.+)" into both text fields'),
-}
+# task -> its goal's pattern and the group typed into password fields: shown as dots, never as letters,
+# so a record may swap it for other letters of the same length (``aguvis.data.augment.retype_record``)
+_HIDDEN = {"login-user": (_LOGIN_GOAL, 2), "enter-password": (_PASSWORD_GOAL, 1)}
 
 
 def hidden_text(task: str, goal: str) -> list[str]:
     """The strings of ``goal`` that ``task``'s screens never show (typed into password fields)."""
-    pattern = _HIDDEN.get(task)
-    match = pattern.search(goal) if pattern is not None else None
-    return list(match.groups()) if match else []
+    pattern, group = _HIDDEN.get(task, (None, 0))
+    match = re.fullmatch(pattern, goal) if pattern is not None else None
+    return [match[group]] if match else []
 
 
 EXPERTS: dict[str, Expert] = {

@@ -286,6 +286,7 @@ def _screen_extra(episode: Episode, step_index: int, frame: TaskFrame, queries: 
 def planning_records(episode: Episode, level: str) -> Iterator[Record]:
     """The stage-2 records of an episode at one reasoning level, one per step."""
     previous: list[str] = []
+    hidden = hidden_text(episode.task, episode.goal)  # the goal's, the same for every step
     for index, step in enumerate(episode.steps):
         turns = step_turns(
             level,  # type: ignore[arg-type]
@@ -306,9 +307,8 @@ def planning_records(episode: Episode, level: str) -> Iterator[Record]:
         }
         if step.box is not None:  # typing has no target box; a null one would fail `aguvis data check`
             extra["bbox"] = step.box
-        hidden = hidden_text(episode.task, episode.goal)
         if hidden:
-            extra["hidden_text"] = hidden
+            extra["hidden_text"] = list(hidden)
         yield Record(images=[step.image], conversations=turns, extra=extra)
         previous.append(history_entry(level, step.instruction, step.code))  # type: ignore[arg-type]
 
