@@ -52,7 +52,7 @@ def test_wrong_type_names_the_key(tmp_path):
 
 
 def test_bad_choice_lists_the_allowed_values():
-    with pytest.raises(ConfigError, match=r"precision: expected one of \['auto', 'bf16', 'fp32'\]"):
+    with pytest.raises(ConfigError, match=r"precision: expected one of \['auto', 'bf16', 'fp32', 'tf32'\]"):
         from_dict({**MINIMAL, "precision": "fp16"})
 
 

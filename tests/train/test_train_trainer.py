@@ -212,3 +212,19 @@ def test_a_fresh_run_in_a_used_folder_exports_its_own_weights(run, tmp_path):
     assert all(torch.equal(exported[k], weights[k]) for k in exported)
     assert not all(torch.equal(weights[k], run["weights"][k]) for k in weights)  # it is another model
     assert sorted(p.name for p in (reused / "checkpoints").iterdir()) == ["step-00000006"]
+
+
+def test_tf32_precision_computes_in_fp32_with_tf32_products_and_fp32_turns_them_off(grounding_records, tmp_path):
+    """``tf32`` keeps fp32 weights and compute and switches TF32 matrix products on; a later ``fp32`` run in
+    the same process gets full fp32 products again (torch's switch is process-wide)."""
+    before = torch.backends.cuda.matmul.allow_tf32
+    try:
+        for precision, tf32 in (("tf32", True), ("fp32", False)):
+            trainer = Trainer(tiny_config(grounding_records, tmp_path / precision, precision=precision))
+            try:
+                assert trainer.dtype == torch.float32
+                assert torch.backends.cuda.matmul.allow_tf32 is tf32
+            finally:
+                trainer.close()
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = before

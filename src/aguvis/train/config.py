@@ -32,7 +32,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
 
-Precision = Literal["auto", "bf16", "fp32"]
+Precision = Literal["auto", "bf16", "fp32", "tf32"]
 PreloadDtype = Literal["compute", "bf16"]
 ScheduleName = Literal["cosine", "constant"]
 SyntheticKind = Literal["grounding", "planning"]
@@ -219,7 +219,9 @@ class TrainConfig:
     small model learning to point from random weights left its loss plateau
     in fp32 and not in bf16: benchmarks/README.md, MiniWoB++; with packing,
     pick the ``sdpa`` attention then, since the flash kernels take bf16
-    only). ``freeze_vision`` freezes
+    only); ``tf32`` is fp32 whose matrix products run on a GPU's TF32
+    tensor cores (fp32 range and accumulation, a 10-bit mantissa in the
+    products; on a CPU the same as fp32). ``freeze_vision`` freezes
     the vision transformer but keeps its patch merger (the projector into the
     language model) trainable, as upstream Aguvis does. ``compile``
     ``torch.compile``s each decoder layer and vision block (with

@@ -12,21 +12,31 @@ world size.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 from torch import nn
 from torch.distributed.device_mesh import DeviceMesh
 from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
 from aguvis.model.freeze import vision_tower
+from aguvis.train.config import Precision
 
 
-def compute_dtype(precision: Literal["auto", "bf16", "fp32"], device: torch.device) -> torch.dtype:
-    """``auto``: bf16 on a GPU, fp32 on a CPU (bf16 matmuls are slow on most CPUs)."""
+def compute_dtype(precision: Precision, device: torch.device) -> torch.dtype:
+    """``auto``: bf16 on a GPU, fp32 on a CPU (bf16 matmuls are slow on most CPUs); ``tf32`` computes in fp32."""
     if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
         return torch.bfloat16
     return torch.float32
+
+
+def set_tf32(precision: Precision) -> None:
+    """Let fp32 matrix products use TF32 tensor cores exactly when ``precision`` is ``tf32``.
+
+    The switch is process-wide in torch, so it is set both ways: a ``fp32``
+    run after a ``tf32`` one in the same process gets full fp32 products
+    again. (Convolutions follow ``torch.backends.cudnn.allow_tf32``, on by
+    torch's default, untouched here.)
+    """
+    torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
 
 
 def shard_units(model: nn.Module) -> list[nn.Module]:

@@ -82,7 +82,7 @@ from aguvis.train.dataset import (
 from aguvis.train.distributed import DistributedContext, init_distributed
 from aguvis.train.loss import LabelLossModel, count_label_tokens
 from aguvis.train.metrics import MetricsLog, StepMetrics
-from aguvis.train.parallel import apply_fsdp, compute_dtype, enable_activation_checkpointing
+from aguvis.train.parallel import apply_fsdp, compute_dtype, enable_activation_checkpointing, set_tf32
 from aguvis.train.preload import ShiftAugment, preload, token_lengths
 from aguvis.train.schedule import build_scheduler
 from aguvis.train.synthetic_data import make_synthetic_dataset, synthetic_records_path
@@ -120,6 +120,7 @@ class Trainer:
         self.output_dir = Path(config.run.output_dir)
         seed_everything(config.run.seed)
         self.dtype = compute_dtype(config.precision, self.dist.device)
+        set_tf32(config.precision)
         self.packing = config.data.packing
         self.loaded = loaded or self.build_model()
         self.hf_model = self.loaded.model
