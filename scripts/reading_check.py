@@ -1,0 +1,189 @@
+"""How many examples does a random Qwen2-VL vision tower need to read a button's word?
+
+The grounding checks train the tower only through the decoder, and there a
+small model points at *a* button, not at the one whose word it was asked
+for (``scripts/pointing_check.py --look button-pair``; benchmarks/README.md,
+MiniWoB++ "Run 9"). This check takes the decoder away: the vision tower of
+a random model (the pointing check's shape, white at zero, ``--shape``
+overrides) and a linear head over its merged tokens are trained on the
+word itself, with cross-entropy, on the pointing check's ``button-pair``
+screens (two 40 x 20 buttons with different words among 10; the asked
+one's word is the label). Each example is a crop of ``--crop`` W x H pixels
+(multiples of 28, at least the button's size) around the button at a
+random offset; ``--crop 0`` gives the whole screen, the head reading the
+three merged tokens around the button's centre. Held-out accuracy (chance
+0.1) every ``--eval-every`` steps, in ``check.json``, says how fast the
+tower can learn to read at all.
+
+    python scripts/reading_check.py --out runs/reading-check --steps 300 --batch 256 --lr 2e-3
+    python scripts/reading_check.py --out runs/reading-check-screens --crop 0 --steps 400 --batch 32
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+MERGED = 28  # pixels per merged image token side (14-px patches, merged 2 x 2)
+
+
+def _pointing_check():
+    spec = importlib.util.spec_from_file_location("pointing_check", HERE / "pointing_check.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="folder for screens, the model and check.json")
+    parser.add_argument("--steps", type=int, default=300, help="optimizer steps (default 300)")
+    parser.add_argument("--batch", type=int, default=256, help="examples per step (default 256)")
+    parser.add_argument("--lr", type=float, default=2e-3, help="AdamW rate, constant (default 2e-3)")
+    parser.add_argument("--crop", default="84x56", help="crop W x H around the button, or 0 for whole screens")
+    parser.add_argument("--copies", type=int, default=4, help="crops per training screen (default 4)")
+    parser.add_argument("--screens", type=int, default=3000, help="training screens (default 3000)")
+    parser.add_argument("--heldout", type=int, default=500, help="held-out screens (default 500)")
+    parser.add_argument("--eval-every", type=int, default=50, help="steps between held-out scores (default 50)")
+    parser.add_argument("--seed", type=int, default=0, help="model, crops and batches (default 0)")
+    parser.add_argument(
+        "--shape", action="append", default=[], metavar="FIELD=VALUE", help="TinyConfig override of the model"
+    )
+    args = parser.parse_args(argv)
+    crop = parse_crop(parser, args.crop)
+
+    import torch
+
+    check = _pointing_check()
+    torch.manual_seed(args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    train = check.draw(args.out / "train", args.screens, seed=0, placement="anywhere", look="button-pair")
+    heldout = check.draw(args.out / "heldout", args.heldout, seed=1, placement="anywhere", look="button-pair")
+    shape = {
+        **check.SHAPE,
+        "absolute_position_code": 8,
+        **{k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.shape)},
+    }
+    spec = args.out / "model.yaml"
+    spec.write_text(
+        yaml.safe_dump({"seed": args.seed, "shape": shape, "image_mean": [1.0] * 3, "image_std": [0.27] * 3}),
+        encoding="utf-8",
+    )
+    init_model = [sys.executable, str(HERE / "miniwob_init_model.py"), "--config", str(spec)]
+    subprocess.run([*init_model, "--output", str(args.out / "init")], check=True)
+    from aguvis.model.load import load_model
+
+    loaded = load_model(args.out / "init")
+    tower = loaded.model.model.visual.train()
+    rng = random.Random(args.seed)
+    words = check.BUTTON_WORDS
+    train_set = encode(examples(train, crop, args.copies, rng, words), loaded.image_processor)
+    test_set = encode(examples(heldout, crop, 1, rng, words), loaded.image_processor)
+    # the merger's output width is the decoder's (vision_config.hidden_size in Qwen2-VL)
+    head = torch.nn.Linear(train_set["features"] * loaded.model.config.vision_config.hidden_size, len(words))
+    optimizer = torch.optim.AdamW([*tower.parameters(), *head.parameters()], lr=args.lr, weight_decay=0.01)
+    results = {"crop": list(crop) if crop else "screen", "shape": shape, "lr": args.lr, "batch": args.batch}
+    history, start = [], time.monotonic()
+    for step in range(1, args.steps + 1):
+        chosen = torch.randint(0, len(train_set["labels"]), (args.batch,))
+        loss = torch.nn.functional.cross_entropy(logits(tower, head, train_set, chosen), train_set["labels"][chosen])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step % args.eval_every == 0 or step == args.steps:
+            scores = {"step": step, "loss": round(loss.item(), 4), "heldout_accuracy": accuracy(tower, head, test_set)}
+            history.append({**scores, "seconds": round(time.monotonic() - start, 1)})
+            results["history"] = history
+            (args.out / "check.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+            print(json.dumps(history[-1]), flush=True)
+    return 0
+
+
+def parse_crop(parser: argparse.ArgumentParser, text: str) -> tuple[int, int] | None:
+    """``"84x56"`` -> (84, 56); ``"0"`` -> None (whole screens)."""
+    if text == "0":
+        return None
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        parser.error(f"--crop {text!r}: expected W x H such as 84x56, or 0")
+    if width % MERGED or height % MERGED or width < 40 or height < 20:
+        parser.error(f"--crop {text!r}: W and H must be multiples of {MERGED} holding a 40 x 20 button")
+    return width, height
+
+
+def examples(records: Path, crop: tuple[int, int] | None, copies: int, rng: random.Random, words) -> list[dict]:
+    """Per screen of ``records``: ``copies`` crops around the asked button (or the screen once), each with
+    the word's index and the merged-token cell of the button's centre in the image."""
+    from PIL import Image
+
+    out = []
+    for line in records.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        screen = Image.open(records.parent / record["image"]).convert("RGB")
+        label = words.index(record["conversations"][0]["value"].split()[2])  # "<image>Click the Cut button"
+        centre_x, centre_y = (round(c * screen.width) for c in record["centre"])
+        if crop is None:
+            out.append({"image": screen, "label": label, "cell": (centre_y // MERGED, centre_x // MERGED)})
+            continue
+        width, height = crop
+        for _ in range(copies):  # the button's 40 x 20 box at a random place inside the crop
+            left = centre_x - 20 - rng.randrange(width - 40 + 1)
+            top = centre_y - 10 - rng.randrange(height - 20 + 1)
+            image = screen.crop((left, top, left + width, top + height))  # outside the screen: black
+            out.append({"image": image, "label": label, "cell": None, "button": (centre_x - left, centre_y - top)})
+    return out
+
+
+def encode(items: list[dict], image_processor) -> dict:
+    """The items' patches and grids as the tower takes them, their labels, and which merged tokens the head reads."""
+    import torch
+
+    batch = image_processor(images=[item["image"] for item in items], return_tensors="pt")
+    grid = batch["image_grid_thw"]
+    rows, cols = int(grid[0, 1]) // 2, int(grid[0, 2]) // 2
+    if items[0]["cell"] is not None:  # whole screens: the button's token and its left and right neighbours
+        cells = [item["cell"] for item in items]
+        picks = [[r * cols + min(max(c + d, 0), cols - 1) for d in (-1, 0, 1)] for r, c in cells]
+    else:  # crops: every merged token
+        picks = [list(range(rows * cols))] * len(items)
+    return {
+        "patches": batch["pixel_values"].view(len(items), -1, batch["pixel_values"].shape[-1]),
+        "grid": grid,
+        "labels": torch.tensor([item["label"] for item in items]),
+        "picks": torch.tensor(picks),
+        "features": len(picks[0]),
+    }
+
+
+def logits(tower, head, data: dict, chosen):
+    """The head's scores for the examples ``chosen`` (indices into ``data``)."""
+    patches = data["patches"][chosen]
+    merged = tower(patches.reshape(-1, patches.shape[-1]), grid_thw=data["grid"][chosen]).pooler_output
+    merged = merged.view(len(chosen), -1, merged.shape[-1])
+    picked = merged.gather(1, data["picks"][chosen][:, :, None].expand(-1, -1, merged.shape[-1]))
+    return head(picked.flatten(1))
+
+
+def accuracy(tower, head, data: dict, chunk: int = 256) -> float:
+    import torch
+
+    right = 0
+    with torch.no_grad():
+        for start in range(0, len(data["labels"]), chunk):
+            chosen = torch.arange(start, min(start + chunk, len(data["labels"])))
+            right += int((logits(tower, head, data, chosen).argmax(-1) == data["labels"][chosen]).sum())
+    return round(right / len(data["labels"]), 4)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

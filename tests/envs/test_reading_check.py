@@ -1,0 +1,70 @@
+"""scripts/reading_check.py: crops around the asked button, its label, and a short training run."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.fixtures_scripts import SCRIPTS, load_script
+
+
+@pytest.fixture(scope="module")
+def screens(tmp_path_factory):
+    check = load_script("pointing_check")
+    folder = tmp_path_factory.mktemp("screens")
+    return check.draw(folder, 16, seed=5, placement="anywhere", look="button-pair"), check.BUTTON_WORDS
+
+
+def test_each_crop_is_the_screen_around_the_asked_button_labelled_with_its_word(screens):
+    records, words = screens
+    reading = load_script("reading_check")
+    items = reading.examples(records, (84, 56), 3, random.Random(0), words)
+    lines = [json.loads(line) for line in records.read_text().splitlines()]
+    assert len(items) == 3 * len(lines)
+    for k, item in enumerate(items):
+        record = lines[k // 3]
+        assert words[item["label"]] == record["conversations"][0]["value"].split()[2]
+        screen = Image.open(records.parent / record["image"]).convert("RGB")
+        x, y = (round(c * screen.width) for c in record["centre"])
+        bx, by = item["button"]
+        assert item["image"].size == (84, 56)
+        assert 20 <= bx <= 84 - 20 and 10 <= by <= 56 - 10  # the whole 40 x 20 button is inside
+        left, top = x - bx, y - by
+        inside = screen.crop((max(left, 0), max(top, 0), min(left + 84, 224), min(top + 56, 224)))
+        corner = (max(-left, 0), max(-top, 0))
+        shown = item["image"].crop((*corner, corner[0] + inside.width, corner[1] + inside.height))
+        assert np.array_equal(np.asarray(shown), np.asarray(inside))
+
+
+def test_on_whole_screens_the_head_reads_the_merged_token_that_holds_the_button_centre(screens):
+    records, words = screens
+    reading = load_script("reading_check")
+    items = reading.examples(records, None, 1, random.Random(0), words)
+    for item, line in zip(items, records.read_text().splitlines(), strict=True):
+        x, y = json.loads(line)["centre"]
+        assert item["image"].size == (224, 224)
+        assert item["cell"] == (round(y * 224) // 28, round(x * 224) // 28)  # centres are whole pixels
+
+
+@pytest.mark.parametrize("crop", ["85x56", "28x28", "84", "wide"])
+def test_a_crop_must_be_whole_merged_tokens_holding_a_button(tmp_path, crop):
+    reading = load_script("reading_check")
+    with pytest.raises(SystemExit) as exit_info:
+        reading.main(["--out", str(tmp_path), "--crop", crop])
+    assert exit_info.value.code == 2
+
+
+def test_a_short_run_scores_the_held_out_crops_at_each_evaluation(tmp_path, monkeypatch):
+    reading = load_script("reading_check")
+    monkeypatch.chdir(SCRIPTS.parent)
+    out = tmp_path / "check"
+    sizes = ["--screens", "24", "--heldout", "10", "--steps", "4", "--batch", "8", "--eval-every", "2"]
+    assert reading.main(["--out", str(out), *sizes]) == 0
+    results = json.loads((out / "check.json").read_text())
+    assert [h["step"] for h in results["history"]] == [2, 4]
+    assert all(0.0 <= h["heldout_accuracy"] <= 1.0 and np.isfinite(h["loss"]) for h in results["history"])
+    assert results["crop"] == [84, 56]
