@@ -201,17 +201,12 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error(f"--packed {variant!r}: expected a new NAME:KEY=VALUE,KEY=VALUE")
             trainings[name] = [o for o in overrides.split(",") if o]
     args.out.mkdir(parents=True, exist_ok=True)
-    shape = {**SHAPE, **{k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.shape)}}
+    shape = {**SHAPE, **shape_overrides(args.shape)}
     drawing = {"placement": args.placement, "decimals": args.decimals, "look": args.look}
     train = draw(args.out / "train", args.screens, seed=0, **drawing, also_look=args.also_look)
     heldout = draw(args.out / "heldout", 500, seed=1, **drawing)
-    spec = args.out / "model.yaml"
     pixels = {} if args.image_mean is None else {"image_mean": [args.image_mean] * 3, "image_std": [args.image_std] * 3}
-    spec.write_text(yaml.safe_dump({"seed": 0, "shape": shape, **pixels}), encoding="utf-8")
-    subprocess.run(
-        [sys.executable, "scripts/miniwob_init_model.py", "--config", str(spec), "--output", str(args.out / "init")],
-        check=True,
-    )
+    random_model(args.out, shape, pixels)
     results: dict = {
         "shape": shape,
         "steps": args.steps,
@@ -246,6 +241,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare and "compare" not in results:  # no reference trained: compare on the initial model
         record("compare", compare_forward(args.out / "init", heldout))
     return 0
+
+
+def shape_overrides(pairs: list[str]) -> dict:
+    """``--shape FIELD=VALUE`` arguments as a dict, each value read as YAML."""
+    return {k: yaml.safe_load(v) for k, v in (pair.split("=", 1) for pair in pairs)}
+
+
+def random_model(out: Path, shape: dict, pixels: dict, seed: int = 0) -> Path:
+    """Write ``out/model.yaml`` and the random model it describes to ``out/init`` (scripts/miniwob_init_model.py)."""
+    spec = out / "model.yaml"
+    spec.write_text(yaml.safe_dump({"seed": seed, "shape": shape, **pixels}), encoding="utf-8")
+    init_model = Path(__file__).resolve().parent / "miniwob_init_model.py"
+    subprocess.run([sys.executable, str(init_model), "--config", str(spec), "--output", str(out / "init")], check=True)
+    return out / "init"
 
 
 def draw(

@@ -22,25 +22,17 @@ tower can learn to read at all.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import random
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-import yaml
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/ is not a package: its siblings by path
+import pointing_check as check  # noqa: E402  (the toy's screens, shape and random model)
 
-HERE = Path(__file__).resolve().parent
 MERGED = 28  # pixels per merged image token side (14-px patches, merged 2 x 2)
-
-
-def _pointing_check():
-    spec = importlib.util.spec_from_file_location("pointing_check", HERE / "pointing_check.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+BUTTON_W, BUTTON_H = check.LOOKS["button"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,26 +55,15 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    check = _pointing_check()
     torch.manual_seed(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     train = check.draw(args.out / "train", args.screens, seed=0, placement="anywhere", look="button-pair")
     heldout = check.draw(args.out / "heldout", args.heldout, seed=1, placement="anywhere", look="button-pair")
-    shape = {
-        **check.SHAPE,
-        "absolute_position_code": 8,
-        **{k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.shape)},
-    }
-    spec = args.out / "model.yaml"
-    spec.write_text(
-        yaml.safe_dump({"seed": args.seed, "shape": shape, "image_mean": [1.0] * 3, "image_std": [0.27] * 3}),
-        encoding="utf-8",
-    )
-    init_model = [sys.executable, str(HERE / "miniwob_init_model.py"), "--config", str(spec)]
-    subprocess.run([*init_model, "--output", str(args.out / "init")], check=True)
+    shape = {**check.SHAPE, "absolute_position_code": 8, **check.shape_overrides(args.shape)}
+    white_at_zero = {"image_mean": [1.0] * 3, "image_std": [0.27] * 3}
     from aguvis.model.load import load_model
 
-    loaded = load_model(args.out / "init")
+    loaded = load_model(check.random_model(args.out, shape, white_at_zero, seed=args.seed))
     tower = loaded.model.model.visual.train()
     rng = random.Random(args.seed)
     words = check.BUTTON_WORDS
@@ -116,8 +97,8 @@ def parse_crop(parser: argparse.ArgumentParser, text: str) -> tuple[int, int] | 
         width, height = (int(v) for v in text.lower().split("x"))
     except ValueError:
         parser.error(f"--crop {text!r}: expected W x H such as 84x56, or 0")
-    if width % MERGED or height % MERGED or width < 40 or height < 20:
-        parser.error(f"--crop {text!r}: W and H must be multiples of {MERGED} holding a 40 x 20 button")
+    if width % MERGED or height % MERGED or width < BUTTON_W or height < BUTTON_H:
+        parser.error(f"--crop {text!r}: W and H must be multiples of {MERGED} holding a {BUTTON_W} x {BUTTON_H} button")
     return width, height
 
 
@@ -136,9 +117,9 @@ def examples(records: Path, crop: tuple[int, int] | None, copies: int, rng: rand
             out.append({"image": screen, "label": label, "cell": (centre_y // MERGED, centre_x // MERGED)})
             continue
         width, height = crop
-        for _ in range(copies):  # the button's 40 x 20 box at a random place inside the crop
-            left = centre_x - 20 - rng.randrange(width - 40 + 1)
-            top = centre_y - 10 - rng.randrange(height - 20 + 1)
+        for _ in range(copies):  # the button's box at a random place inside the crop
+            left = centre_x - BUTTON_W // 2 - rng.randrange(width - BUTTON_W + 1)
+            top = centre_y - BUTTON_H // 2 - rng.randrange(height - BUTTON_H + 1)
             image = screen.crop((left, top, left + width, top + height))  # outside the screen: black
             out.append({"image": image, "label": label, "cell": None, "button": (centre_x - left, centre_y - top)})
     return out
