@@ -10,8 +10,12 @@ short word on it instead, what MiniWoB++ screens show and pointing stalls
 on (``blank-button``: without the word; ``box``: a black box of its size;
 ``button-pair``: two such buttons with different words, one asked for by
 its word, so that finding buttons is not enough: the probe also counts the
-screens where the other button is named; ``--also-look`` draws half the
-training screens in a second look). The
+screens where the other button is named; ``--buttons N`` draws N buttons
+instead of two; ``--questions N`` asks N times
+per training screen, so that the screen alone does not tell the answer;
+``--also-look`` draws half the training screens in a second look;
+``--init`` starts from a given model, e.g. one whose tower
+``scripts/reading_check.py --save-model`` trained to read). The
 answer to "Click the square" is the click at its centre. A model that
 reads no position off the image ends at the no-information loss, the
 entropy of the square's written place (ln 64 nats; anywhere: 2 ln 205,
@@ -58,6 +62,7 @@ import functools
 import json
 import math
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -141,6 +146,22 @@ def main(argv: list[str] | None = None) -> int:
         "does pointing at an easy look carry over to a hard one?",
     )
     parser.add_argument(
+        "--questions",
+        type=int,
+        default=1,
+        metavar="N",
+        help="button-pair: N questions per training screen, one turn each, the later ones each for either "
+        "button at even odds, so that the screen alone does not tell the answer (held-out screens ask once)",
+    )
+    parser.add_argument(
+        "--buttons",
+        type=int,
+        default=2,
+        metavar="N",
+        help="button-pair: N buttons with different words per screen (default 2), so that choosing one "
+        "blindly costs ln N nats per answer",
+    )
+    parser.add_argument(
         "--image-mean",
         type=float,
         metavar="M",
@@ -154,6 +175,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="FIELD=VALUE",
         help="TinyConfig override of the model, e.g. absolute_position_grid=16",
+    )
+    parser.add_argument(
+        "--init",
+        type=Path,
+        metavar="DIR",
+        help="start from this model instead of a random one of --shape (e.g. reading_check.py --save-model's, "
+        "whose tower reads the buttons' words)",
     )
     parser.add_argument(
         "--packed",
@@ -187,6 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.compare_trainer and args.placement != "cells":
         parser.error("--compare-trainer redraws screens from their cells: it needs --placement cells")
+    if args.questions != 1 and (args.questions < 1 or args.look != "button-pair" or args.also_look):
+        parser.error("--questions N: N of at least 1, with --look button-pair only")
+    if args.buttons != 2 and not (2 <= args.buttons <= 6 and args.look == "button-pair" and not args.also_look):
+        parser.error("--buttons N: N from 2 to 6, with --look button-pair only")
     for look in filter(None, (args.look, args.also_look)):
         if look != "square" and args.placement == "cells":
             parser.error(f"a {look} is wider than a cell: use --placement anywhere or snapped")
@@ -203,10 +235,14 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     shape = {**SHAPE, **shape_overrides(args.shape)}
     drawing = {"placement": args.placement, "decimals": args.decimals, "look": args.look}
-    train = draw(args.out / "train", args.screens, seed=0, **drawing, also_look=args.also_look)
-    heldout = draw(args.out / "heldout", 500, seed=1, **drawing)
+    more = {"also_look": args.also_look, "questions": args.questions}
+    train = draw(args.out / "train", args.screens, seed=0, **drawing, **more, buttons=args.buttons)
+    heldout = draw(args.out / "heldout", 500, seed=1, **drawing, buttons=args.buttons)
     pixels = {} if args.image_mean is None else {"image_mean": [args.image_mean] * 3, "image_std": [args.image_std] * 3}
-    random_model(args.out, shape, pixels)
+    if args.init:
+        shutil.copytree(args.init, args.out / "init", dirs_exist_ok=True)
+    else:
+        random_model(args.out, shape, pixels)
     results: dict = {
         "shape": shape,
         "steps": args.steps,
@@ -216,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
         "decimals": args.decimals,
         "look": args.look,
         "also_look": args.also_look,
+        "init": str(args.init) if args.init else "random",
+        "questions": args.questions,
+        "buttons": args.buttons,
         **pixels,
     }
 
@@ -224,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         results[key] = value
         (args.out / "check.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         print(json.dumps({key: value if shown is None else shown}), flush=True)
+
+    (args.out / "check.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")  # the settings
 
     if args.compare_trainer:
         compared: dict = {}
@@ -265,9 +306,11 @@ def draw(
     decimals: int = 4,
     look: str = "square",
     also_look: str | None = None,
+    questions: int = 1,
+    buttons: int = 2,
 ) -> Path:
     """``n`` screens and ``records.jsonl`` in ``folder`` (kept when already there); with ``also_look``,
-    each screen has that look instead at even odds."""
+    each screen has that look instead at even odds; ``questions``, ``buttons``: see :func:`_button_pair`."""
     records = folder / "records.jsonl"
     if records.is_file():
         return records
@@ -278,7 +321,7 @@ def draw(
             look = rng.choice((given, also_look))
         width, height = LOOKS[look]
         if look == "button-pair":
-            lines.append(json.dumps(_button_pair(folder, k, rng, placement, decimals)))
+            lines.append(json.dumps(_button_pair(folder, k, rng, placement, decimals, questions, buttons)))
             continue
         if placement == "cells":
             row, col = rng.randrange(CELLS), rng.randrange(CELLS)
@@ -301,26 +344,37 @@ def draw(
     return records
 
 
-def _button_pair(folder: Path, k: int, rng: random.Random, placement: str, decimals: int) -> dict:
-    """Screen ``k`` with two buttons of different words apart from each other, and the record asking for one."""
+def _button_pair(
+    folder: Path, k: int, rng: random.Random, placement: str, decimals: int, questions: int = 1, buttons: int = 2
+) -> dict:
+    """Screen ``k`` with ``buttons`` buttons of different words apart from each other, and the record asking
+    for one (``questions`` > 1: as many turns, the later ones each for any button at even odds)."""
     width, height = LOOKS["button"]
-    words = rng.sample(BUTTON_WORDS, 2)
+    words = rng.sample(BUTTON_WORDS, buttons)
     corners = [(rng.randrange(SIDE - width + 1), rng.randrange(SIDE - height + 1))]
-    while True:  # the second one at least 4 px away from the first
+    while len(corners) < buttons:  # each at least 4 px away from the others
         left, top = rng.randrange(SIDE - width + 1), rng.randrange(SIDE - height + 1)
-        if abs(left - corners[0][0]) >= width + 4 or abs(top - corners[0][1]) >= height + 4:
+        if all(abs(left - x) >= width + 4 or abs(top - y) >= height + 4 for x, y in corners):
             corners.append((left, top))
-            break
     image = button_at(*corners[0], words[0])
-    button_at(*corners[1], words[1], image)
+    for corner, word in zip(corners[1:], words[1:], strict=True):
+        button_at(*corner, word, image)
     image.save(folder / f"{k}.png")
-    asked = rng.randrange(2)
+    asked = rng.randrange(buttons)
     centres = [
         [answer_coordinate(left, placement, decimals, width), answer_coordinate(top, placement, decimals, height)]
         for left, top in corners
     ]
-    query = f"Click the {words[asked]} button"
-    return _click_record(k, query, centres[asked], decimals, other=centres[1 - asked])
+    others = [centre for i, centre in enumerate(centres) if i != asked]
+    record = _click_record(k, f"Click the {words[asked]} button", centres[asked], decimals, others=others)
+    turns = random.Random(k)  # its own draws, so that the screens are those of one question
+    for _ in range(questions - 1):  # more questions, each for any button: the screen alone cannot tell
+        which = turns.randrange(buttons)
+        question, answer = _click_record(k, f"Click the {words[which]} button", centres[which], decimals)[
+            "conversations"
+        ]
+        record["conversations"] += [{**question, "value": question["value"].removeprefix("<image>")}, answer]
+    return record
 
 
 def _click_record(k: int, query: str, centre: list[float], decimals: int, **extra) -> dict:
@@ -666,8 +720,8 @@ def score(model_dir: Path, records: Path, placement: str = "cells", decimals: in
             for i, (_, record) in enumerate(chunk):
                 said = _first_decimals(loaded.tokenizer, predicted[i][mask[i]], labels[i][mask[i]])
                 named += int(said == tuple(_first_decimal(c) for c in record.extra["centre"]))
-                if "other" in record.extra:  # button-pair: the button not asked for
-                    other += int(said == tuple(_first_decimal(c) for c in record.extra["other"]))
+                others = record.extra.get("others", [])  # button-pair: the buttons not asked for
+                other += any(said == tuple(_first_decimal(c) for c in centre) for centre in others)
     per_answer = tokens / len(items)
     return {
         "loss": round(total / tokens, 4),

@@ -17,6 +17,7 @@ tower can learn to read at all.
 
     python scripts/reading_check.py --out runs/reading-check --steps 300 --batch 256 --lr 2e-3
     python scripts/reading_check.py --out runs/reading-check-screens --crop 0 --steps 400 --batch 32
+    python scripts/reading_check.py --out runs/reading-check-900 --steps 900 --save-model runs/reading-tower
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="model, crops and batches (default 0)")
     parser.add_argument(
         "--shape", action="append", default=[], metavar="FIELD=VALUE", help="TinyConfig override of the model"
+    )
+    parser.add_argument(
+        "--save-model",
+        type=Path,
+        metavar="DIR",
+        help="write the whole model, its tower trained to read, here (for pointing_check.py --init)",
     )
     args = parser.parse_args(argv)
     crop = parse_crop(parser, args.crop)
@@ -86,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
             results["history"] = history
             (args.out / "check.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
             print(json.dumps(history[-1]), flush=True)
+    if args.save_model:
+        loaded.model.save_pretrained(args.save_model)
+        loaded.tokenizer.save_pretrained(args.save_model)
+        loaded.image_processor.save_pretrained(args.save_model)
     return 0
 
 

@@ -53,6 +53,23 @@ def test_a_packed_variant_needs_a_new_name_and_key_value_overrides(tmp_path, spe
     assert exit_info.value.code == 2
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--questions", "0", "--look", "button-pair"],
+        ["--questions", "2"],
+        ["--questions", "2", "--look", "button"],
+        ["--buttons", "7", "--look", "button-pair"],
+        ["--buttons", "3", "--look", "button"],
+    ],
+)
+def test_more_questions_or_buttons_need_a_button_pair(tmp_path, extra):
+    check = load_script("pointing_check")
+    with pytest.raises(SystemExit) as exit_info:
+        check.main(["--out", str(tmp_path), "--placement", "anywhere", *extra])
+    assert exit_info.value.code == 2
+
+
 def _check_without_training(tmp_path, monkeypatch, *extra: str) -> dict:
     check = load_script("pointing_check")
     monkeypatch.chdir(SCRIPTS.parent)  # the script names configs/ and scripts/ from the repository root
@@ -212,22 +229,54 @@ def test_also_look_draws_each_training_screen_in_one_of_two_looks_and_names_it(t
     assert min(queries.values()) >= 10
 
 
-def test_a_button_pair_screen_asks_for_one_of_two_buttons_with_different_words(tmp_path):
+@pytest.mark.parametrize("buttons", [2, 4])
+def test_a_button_pair_screen_asks_for_one_of_its_buttons_with_different_words(tmp_path, buttons):
     check = load_script("pointing_check")
-    records = check.draw(tmp_path / "pairs", 12, seed=5, placement="anywhere", look="button-pair")
+    records = check.draw(tmp_path / "pairs", 12, seed=5, placement="anywhere", look="button-pair", buttons=buttons)
     from aguvis.envs.miniwob.lookalike import _BUTTON
 
-    asked_first = 0
+    asked_leftmost = 0
     for line in records.read_text().splitlines():
         record = json.loads(line)
         image = Image.open(records.parent / record["image"]).convert("RGB")
         word = record["conversations"][0]["value"].removeprefix("<image>Click the ").removesuffix(" button")
         assert word in check.BUTTON_WORDS
-        for key in ("centre", "other"):  # near each centre, left of the word, is a button's face
-            x, y = record[key]
+        centres = [record["centre"], *record["others"]]
+        assert len(centres) == buttons and len({tuple(c) for c in centres}) == buttons
+        for x, y in centres:  # near each centre, left of the word, is a button's face
             assert image.getpixel((round(x * check.SIDE) - 16, round(y * check.SIDE))) == tuple(_BUTTON)
-        assert record["centre"] != record["other"]
         x, y = record["centre"]
         assert record["conversations"][1]["value"] == f"pyautogui.click(x={x:.4f}, y={y:.4f})"
-        asked_first += record["centre"][0] < record["other"][0]
-    assert 0 < asked_first < 12  # the asked button is not always the same one of the two
+        asked_leftmost += record["centre"][0] == min(c[0] for c in centres)
+    assert 0 < asked_leftmost < 12  # the asked button is not always the same one
+
+
+def test_more_questions_ask_for_either_button_of_the_same_screens(tmp_path):
+    check = load_script("pointing_check")
+    once = check.draw(tmp_path / "once", 16, seed=5, placement="anywhere", look="button-pair")
+    more = check.draw(tmp_path / "more", 16, seed=5, placement="anywhere", look="button-pair", questions=4)
+    later_words = set()
+    for first, line in zip(once.read_text().splitlines(), more.read_text().splitlines(), strict=True):
+        first, record = json.loads(first), json.loads(line)
+        assert (tmp_path / "once" / first["image"]).read_bytes() == (tmp_path / "more" / record["image"]).read_bytes()
+        turns = record["conversations"]
+        assert turns[:2] == first["conversations"] and len(turns) == 8
+        asked = turns[0]["value"].removeprefix("<image>")
+        for question, answer in zip(turns[2::2], turns[3::2], strict=True):
+            assert question["from"] == "human" and "<image>" not in question["value"]
+            x, y = record["centre"] if question["value"] == asked else record["others"][0]
+            assert answer["value"] == f"pyautogui.click(x={x:.4f}, y={y:.4f})"
+            later_words.add(question["value"] == asked)
+    assert later_words == {True, False}  # the later questions name both buttons
+
+
+def test_the_check_starts_from_a_given_model_instead_of_a_random_one(tmp_path, monkeypatch):
+    check = load_script("pointing_check")
+    monkeypatch.chdir(SCRIPTS.parent)
+    given = tmp_path / "given"
+    given.mkdir()
+    check.random_model(given, {**check.SHAPE, "absolute_position_code": 8}, {}, seed=7)
+    out = tmp_path / "check"
+    check.main(["--out", str(out), "--screens", "8", "--init", str(given / "init"), "--no-train"])
+    assert (out / "init" / "model.safetensors").read_bytes() == (given / "init" / "model.safetensors").read_bytes()
+    assert json.loads((out / "check.json").read_text())["init"] == str(given / "init")

@@ -68,3 +68,18 @@ def test_a_short_run_scores_the_held_out_crops_at_each_evaluation(tmp_path, monk
     assert [h["step"] for h in results["history"]] == [2, 4]
     assert all(0.0 <= h["heldout_accuracy"] <= 1.0 and np.isfinite(h["loss"]) for h in results["history"])
     assert results["crop"] == [84, 56]
+
+
+def test_the_saved_model_has_the_trained_tower_and_the_random_decoder(tmp_path, monkeypatch):
+    from safetensors.torch import load_file
+
+    reading = load_script("reading_check")
+    monkeypatch.chdir(SCRIPTS.parent)
+    out, saved = tmp_path / "check", tmp_path / "reading-tower"
+    sizes = ["--screens", "16", "--heldout", "4", "--steps", "2", "--batch", "8", "--eval-every", "2"]
+    assert reading.main(["--out", str(out), *sizes, "--save-model", str(saved)]) == 0
+    before, after = load_file(out / "init" / "model.safetensors"), load_file(saved / "model.safetensors")
+    assert before.keys() == after.keys()
+    changed = {name for name in before if not (before[name] == after[name]).all()}
+    assert changed and all(".visual." in name or name.startswith("visual.") for name in changed)
+    assert (saved / "preprocessor_config.json").is_file() and (saved / "tokenizer.json").is_file()
