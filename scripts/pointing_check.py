@@ -11,7 +11,9 @@ on (``blank-button``: without the word; ``box``: a black box of its size;
 ``button-pair``: two such buttons with different words, one asked for by
 its word, so that finding buttons is not enough: the probe also counts the
 screens where the other button is named; ``--buttons N`` draws N buttons
-instead of two; ``--questions N`` asks N times
+instead of two; ``--ask-by side`` asks for the left or the right one
+instead of by its word; ``--refer`` adds a question for the word at a
+button's centre; ``--questions N`` asks N times
 per training screen, so that the screen alone does not tell the answer;
 ``--also-look`` draws half the training screens in a second look;
 ``--init`` starts from a given model, e.g. one whose tower
@@ -162,6 +164,19 @@ def main(argv: list[str] | None = None) -> int:
         "blindly costs ln N nats per answer",
     )
     parser.add_argument(
+        "--ask-by",
+        choices=("word", "side"),
+        default="word",
+        help="button-pair: ask for a button by its word (default) or, with two buttons, as the left or the "
+        "right one: whether the decoder uses the question at all, without reading",
+    )
+    parser.add_argument(
+        "--refer",
+        action="store_true",
+        help="button-pair: each training screen's record ends with a referring question, the word at the "
+        "centre of a button not asked for first (held-out screens are not asked)",
+    )
+    parser.add_argument(
         "--image-mean",
         type=float,
         metavar="M",
@@ -219,6 +234,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--questions N: N of at least 1, with --look button-pair only")
     if args.buttons != 2 and not (2 <= args.buttons <= 6 and args.look == "button-pair" and not args.also_look):
         parser.error("--buttons N: N from 2 to 6, with --look button-pair only")
+    if args.refer and (args.look != "button-pair" or args.also_look):
+        parser.error("--refer: with --look button-pair only")
+    if args.ask_by != "word" and (args.buttons != 2 or args.look != "button-pair" or args.also_look):
+        parser.error("--ask-by side: two buttons, with --look button-pair only")
     for look in filter(None, (args.look, args.also_look)):
         if look != "square" and args.placement == "cells":
             parser.error(f"a {look} is wider than a cell: use --placement anywhere or snapped")
@@ -235,9 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     shape = {**SHAPE, **shape_overrides(args.shape)}
     drawing = {"placement": args.placement, "decimals": args.decimals, "look": args.look}
-    more = {"also_look": args.also_look, "questions": args.questions}
-    train = draw(args.out / "train", args.screens, seed=0, **drawing, **more, buttons=args.buttons)
-    heldout = draw(args.out / "heldout", 500, seed=1, **drawing, buttons=args.buttons)
+    more = {"also_look": args.also_look, "questions": args.questions, "refer": args.refer}
+    pair = {"buttons": args.buttons, "by": args.ask_by}
+    train = draw(args.out / "train", args.screens, seed=0, **drawing, **more, **pair)
+    heldout = draw(args.out / "heldout", 500, seed=1, **drawing, **pair)
     pixels = {} if args.image_mean is None else {"image_mean": [args.image_mean] * 3, "image_std": [args.image_std] * 3}
     if args.init:
         shutil.copytree(args.init, args.out / "init", dirs_exist_ok=True)
@@ -255,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         "init": str(args.init) if args.init else "random",
         "questions": args.questions,
         "buttons": args.buttons,
+        "ask_by": args.ask_by,
+        "refer": args.refer,
         **pixels,
     }
 
@@ -308,9 +330,11 @@ def draw(
     also_look: str | None = None,
     questions: int = 1,
     buttons: int = 2,
+    by: str = "word",
+    refer: bool = False,
 ) -> Path:
     """``n`` screens and ``records.jsonl`` in ``folder`` (kept when already there); with ``also_look``,
-    each screen has that look instead at even odds; ``questions``, ``buttons``: see :func:`_button_pair`."""
+    each screen has that look instead at even odds; ``questions``, ``buttons``, ``by``, ``refer``: see :func:`_button_pair`."""
     records = folder / "records.jsonl"
     if records.is_file():
         return records
@@ -321,7 +345,7 @@ def draw(
             look = rng.choice((given, also_look))
         width, height = LOOKS[look]
         if look == "button-pair":
-            lines.append(json.dumps(_button_pair(folder, k, rng, placement, decimals, questions, buttons)))
+            lines.append(json.dumps(_button_pair(folder, k, rng, placement, decimals, questions, buttons, by, refer)))
             continue
         if placement == "cells":
             row, col = rng.randrange(CELLS), rng.randrange(CELLS)
@@ -345,10 +369,20 @@ def draw(
 
 
 def _button_pair(
-    folder: Path, k: int, rng: random.Random, placement: str, decimals: int, questions: int = 1, buttons: int = 2
+    folder: Path,
+    k: int,
+    rng: random.Random,
+    placement: str,
+    decimals: int,
+    questions: int = 1,
+    buttons: int = 2,
+    by: str = "word",
+    refer: bool = False,
 ) -> dict:
     """Screen ``k`` with ``buttons`` buttons of different words apart from each other, and the record asking
-    for one (``questions`` > 1: as many turns, the later ones each for any button at even odds)."""
+    for one by its word (``by="side"``: as the left or the right one; ``questions`` > 1: as many turns, the
+    later ones each for any button at even odds; ``refer``: a last turn asks for the word at another
+    button's centre)."""
     width, height = LOOKS["button"]
     words = rng.sample(BUTTON_WORDS, buttons)
     corners = [(rng.randrange(SIDE - width + 1), rng.randrange(SIDE - height + 1))]
@@ -366,14 +400,25 @@ def _button_pair(
         for left, top in corners
     ]
     others = [centre for i, centre in enumerate(centres) if i != asked]
-    record = _click_record(k, f"Click the {words[asked]} button", centres[asked], decimals, others=others)
+
+    def name(i: int) -> str:  # by its word, or (two buttons, ``by="side"``) by the side its centre is on
+        return words[i] if by == "word" else ("left" if centres[i][0] <= centres[1 - i][0] else "right")
+
+    record = _click_record(k, f"Click the {name(asked)} button", centres[asked], decimals, others=others)
     turns = random.Random(k)  # its own draws, so that the screens are those of one question
     for _ in range(questions - 1):  # more questions, each for any button: the screen alone cannot tell
         which = turns.randrange(buttons)
-        question, answer = _click_record(k, f"Click the {words[which]} button", centres[which], decimals)[
+        question, answer = _click_record(k, f"Click the {name(which)} button", centres[which], decimals)[
             "conversations"
         ]
         record["conversations"] += [{**question, "value": question["value"].removeprefix("<image>")}, answer]
+    if refer:  # the word of a button not asked for first: the text so far does not hold it
+        which = turns.choice([i for i in range(buttons) if i != asked])
+        x, y = centres[which]
+        record["conversations"] += [
+            {"from": "human", "value": f"What is at (x={x:.{decimals}f}, y={y:.{decimals}f})?"},
+            {"from": "gpt", "value": f"button '{words[which]}'", "recipient": "all", "end_turn": True},
+        ]
     return record
 
 

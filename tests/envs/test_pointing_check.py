@@ -61,6 +61,8 @@ def test_a_packed_variant_needs_a_new_name_and_key_value_overrides(tmp_path, spe
         ["--questions", "2", "--look", "button"],
         ["--buttons", "7", "--look", "button-pair"],
         ["--buttons", "3", "--look", "button"],
+        ["--ask-by", "side", "--look", "button-pair", "--buttons", "3"],
+        ["--refer", "--look", "button"],
     ],
 )
 def test_more_questions_or_buttons_need_a_button_pair(tmp_path, extra):
@@ -249,6 +251,35 @@ def test_a_button_pair_screen_asks_for_one_of_its_buttons_with_different_words(t
         assert record["conversations"][1]["value"] == f"pyautogui.click(x={x:.4f}, y={y:.4f})"
         asked_leftmost += record["centre"][0] == min(c[0] for c in centres)
     assert 0 < asked_leftmost < 12  # the asked button is not always the same one
+
+
+def test_a_button_asked_for_by_its_side_is_the_left_or_the_right_one_of_the_same_screens(tmp_path):
+    check = load_script("pointing_check")
+    by_word = check.draw(tmp_path / "word", 16, seed=5, placement="anywhere", look="button-pair")
+    by_side = check.draw(tmp_path / "side", 16, seed=5, placement="anywhere", look="button-pair", by="side")
+    sides = set()
+    for word_line, line in zip(by_word.read_text().splitlines(), by_side.read_text().splitlines(), strict=True):
+        first, record = json.loads(word_line), json.loads(line)
+        assert (tmp_path / "word" / first["image"]).read_bytes() == (tmp_path / "side" / record["image"]).read_bytes()
+        assert (record["centre"], record["others"]) == (first["centre"], first["others"])
+        side = "left" if record["centre"][0] <= record["others"][0][0] else "right"
+        assert record["conversations"][0]["value"] == f"<image>Click the {side} button"
+        sides.add(side)
+    assert sides == {"left", "right"}
+
+
+def test_a_referring_question_asks_for_the_word_of_the_button_not_asked_for(tmp_path):
+    check = load_script("pointing_check")
+    once = check.draw(tmp_path / "once", 12, seed=5, placement="anywhere", look="button-pair")
+    refer = check.draw(tmp_path / "refer", 12, seed=5, placement="anywhere", look="button-pair", refer=True)
+    for first, line in zip(once.read_text().splitlines(), refer.read_text().splitlines(), strict=True):
+        first, record = json.loads(first), json.loads(line)
+        turns = record["conversations"]
+        assert turns[:2] == first["conversations"] and len(turns) == 4
+        (x, y), asked = record["others"][0], turns[0]["value"].split()[2]
+        assert turns[2]["value"] == f"What is at (x={x:.4f}, y={y:.4f})?"
+        word = turns[3]["value"].removeprefix("button '").removesuffix("'")
+        assert word in check.BUTTON_WORDS and word != asked and turns[3]["recipient"] == "all"
 
 
 def test_more_questions_ask_for_either_button_of_the_same_screens(tmp_path):
