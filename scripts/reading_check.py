@@ -11,7 +11,9 @@ screens (two 40 x 20 buttons with different words among 10; the asked
 one's word is the label). Each example is a crop of ``--crop`` W x H pixels
 (multiples of 28, at least the button's size) around the button at a
 random offset; ``--crop 0`` gives the whole screen, the head reading the
-three merged tokens around the button's centre. Held-out accuracy (chance
+three merged tokens around the button's centre (``--head token``: each
+token scored on its own, the best one counting, so that one token must
+hold the whole word). Held-out accuracy (chance
 0.1) every ``--eval-every`` steps, in ``check.json``, says how fast the
 tower can learn to read at all.
 
@@ -52,6 +54,14 @@ def main(argv: list[str] | None = None) -> int:
         "--shape", action="append", default=[], metavar="FIELD=VALUE", help="TinyConfig override of the model"
     )
     parser.add_argument(
+        "--head",
+        choices=("concat", "token"),
+        default="concat",
+        help="concat (default): one linear map of all the read tokens side by side; token: the same map on "
+        "each token and the best token's scores, so that the word must be whole in one token, where a "
+        "decoder's attention can match it",
+    )
+    parser.add_argument(
         "--save-model",
         type=Path,
         metavar="DIR",
@@ -77,18 +87,25 @@ def main(argv: list[str] | None = None) -> int:
     train_set = encode(examples(train, crop, args.copies, rng, words), loaded.image_processor)
     test_set = encode(examples(heldout, crop, 1, rng, words), loaded.image_processor)
     # the merger's output width is the decoder's (vision_config.hidden_size in Qwen2-VL)
-    head = torch.nn.Linear(train_set["features"] * loaded.model.config.vision_config.hidden_size, len(words))
+    read = train_set["features"] if args.head == "concat" else 1  # tokens side by side in the head's input
+    head = torch.nn.Linear(read * loaded.model.config.vision_config.hidden_size, len(words))
     optimizer = torch.optim.AdamW([*tower.parameters(), *head.parameters()], lr=args.lr, weight_decay=0.01)
-    results = {"crop": list(crop) if crop else "screen", "shape": shape, "lr": args.lr, "batch": args.batch}
+    results = {"crop": list(crop) if crop else "screen", "head": args.head, "shape": shape, "lr": args.lr}
+    results["batch"] = args.batch
     history, start = [], time.monotonic()
     for step in range(1, args.steps + 1):
         chosen = torch.randint(0, len(train_set["labels"]), (args.batch,))
-        loss = torch.nn.functional.cross_entropy(logits(tower, head, train_set, chosen), train_set["labels"][chosen])
+        predicted = logits(tower, head, train_set, chosen, args.head)
+        loss = torch.nn.functional.cross_entropy(predicted, train_set["labels"][chosen])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         if step % args.eval_every == 0 or step == args.steps:
-            scores = {"step": step, "loss": round(loss.item(), 4), "heldout_accuracy": accuracy(tower, head, test_set)}
+            scores = {
+                "step": step,
+                "loss": round(loss.item(), 4),
+                "heldout_accuracy": accuracy(tower, head, test_set, args.head),
+            }
             history.append({**scores, "seconds": round(time.monotonic() - start, 1)})
             results["history"] = history
             (args.out / "check.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
@@ -157,23 +174,24 @@ def encode(items: list[dict], image_processor) -> dict:
     }
 
 
-def logits(tower, head, data: dict, chosen):
-    """The head's scores for the examples ``chosen`` (indices into ``data``)."""
+def logits(tower, head, data: dict, chosen, kind: str = "concat"):
+    """The head's scores for the examples ``chosen`` (indices into ``data``): of the picked tokens side by
+    side (``concat``), or the best of each token's own (``token``)."""
     patches = data["patches"][chosen]
     merged = tower(patches.reshape(-1, patches.shape[-1]), grid_thw=data["grid"][chosen]).pooler_output
     merged = merged.view(len(chosen), -1, merged.shape[-1])
     picked = merged.gather(1, data["picks"][chosen][:, :, None].expand(-1, -1, merged.shape[-1]))
-    return head(picked.flatten(1))
+    return head(picked.flatten(1)) if kind == "concat" else head(picked).amax(1)
 
 
-def accuracy(tower, head, data: dict, chunk: int = 256) -> float:
+def accuracy(tower, head, data: dict, kind: str = "concat", chunk: int = 256) -> float:
     import torch
 
     right = 0
     with torch.no_grad():
         for start in range(0, len(data["labels"]), chunk):
             chosen = torch.arange(start, min(start + chunk, len(data["labels"])))
-            right += int((logits(tower, head, data, chosen).argmax(-1) == data["labels"][chosen]).sum())
+            right += int((logits(tower, head, data, chosen, kind).argmax(-1) == data["labels"][chosen]).sum())
     return round(right / len(data["labels"]), 4)
 
 

@@ -58,13 +58,15 @@ def test_a_crop_must_be_whole_merged_tokens_holding_a_button(tmp_path, crop):
     assert exit_info.value.code == 2
 
 
-def test_a_short_run_scores_the_held_out_crops_at_each_evaluation(tmp_path, monkeypatch):
+@pytest.mark.parametrize("head", ["concat", "token"])
+def test_a_short_run_scores_the_held_out_crops_at_each_evaluation(tmp_path, monkeypatch, head):
     reading = load_script("reading_check")
     monkeypatch.chdir(SCRIPTS.parent)
     out = tmp_path / "check"
     sizes = ["--screens", "24", "--heldout", "10", "--steps", "4", "--batch", "8", "--eval-every", "2"]
-    assert reading.main(["--out", str(out), *sizes]) == 0
+    assert reading.main(["--out", str(out), *sizes, "--head", head]) == 0
     results = json.loads((out / "check.json").read_text())
+    assert results["head"] == head
     assert [h["step"] for h in results["history"]] == [2, 4]
     assert all(0.0 <= h["heldout_accuracy"] <= 1.0 and np.isfinite(h["loss"]) for h in results["history"])
     assert results["crop"] == [84, 56]
@@ -83,3 +85,20 @@ def test_the_saved_model_has_the_trained_tower_and_the_random_decoder(tmp_path, 
     changed = {name for name in before if not (before[name] == after[name]).all()}
     assert changed and all(".visual." in name or name.startswith("visual.") for name in changed)
     assert (saved / "preprocessor_config.json").is_file() and (saved / "tokenizer.json").is_file()
+
+
+def test_the_token_head_scores_each_token_alone_and_keeps_the_best():
+    import torch
+
+    reading = load_script("reading_check")
+    features = torch.tensor([[[1.0, 0.0], [0.0, 2.0]]])  # one example, two tokens of width 2
+    data = {"patches": torch.zeros(1, 4, 3), "grid": torch.tensor([[1, 2, 2]]), "picks": torch.tensor([[0, 1]])}
+
+    class Tower(torch.nn.Module):
+        def forward(self, patches, grid_thw):
+            return type("Out", (), {"pooler_output": features.reshape(-1, 2)})()
+
+    head = torch.nn.Linear(2, 2, bias=False)
+    head.weight.data = torch.tensor([[1.0, 0.0], [0.0, 1.0]])  # word 0 from the first feature, word 1 from the second
+    scores = reading.logits(Tower(), head, data, torch.tensor([0]), "token")
+    assert scores.tolist() == [[1.0, 2.0]]  # token 0 scores (1, 0), token 1 (0, 2): the best of each
