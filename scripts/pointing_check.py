@@ -230,13 +230,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.compare_trainer and args.placement != "cells":
         parser.error("--compare-trainer redraws screens from their cells: it needs --placement cells")
-    if args.questions != 1 and (args.questions < 1 or args.look != "button-pair" or args.also_look):
+    pairs = args.look == "button-pair" and not args.also_look  # the options below draw button-pair screens
+    if args.questions != 1 and (args.questions < 1 or not pairs):
         parser.error("--questions N: N of at least 1, with --look button-pair only")
-    if args.buttons != 2 and not (2 <= args.buttons <= 6 and args.look == "button-pair" and not args.also_look):
+    if args.buttons != 2 and not (2 <= args.buttons <= 6 and pairs):
         parser.error("--buttons N: N from 2 to 6, with --look button-pair only")
-    if args.refer and (args.look != "button-pair" or args.also_look):
+    if args.refer and not pairs:
         parser.error("--refer: with --look button-pair only")
-    if args.ask_by != "word" and (args.buttons != 2 or args.look != "button-pair" or args.also_look):
+    if args.ask_by != "word" and (args.buttons != 2 or not pairs):
         parser.error("--ask-by side: two buttons, with --look button-pair only")
     for look in filter(None, (args.look, args.also_look)):
         if look != "square" and args.placement == "cells":
@@ -280,13 +281,16 @@ def main(argv: list[str] | None = None) -> int:
         **pixels,
     }
 
+    def save() -> None:
+        (args.out / "check.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
     def record(key: str, value: dict, shown: dict | None = None) -> None:
         """Keep ``value`` in check.json at once (a long run may be cut short) and print ``shown`` of it."""
         results[key] = value
-        (args.out / "check.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        save()
         print(json.dumps({key: value if shown is None else shown}), flush=True)
 
-    (args.out / "check.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")  # the settings
+    save()  # the settings, before any training
 
     if args.compare_trainer:
         compared: dict = {}
@@ -334,7 +338,8 @@ def draw(
     refer: bool = False,
 ) -> Path:
     """``n`` screens and ``records.jsonl`` in ``folder`` (kept when already there); with ``also_look``,
-    each screen has that look instead at even odds; ``questions``, ``buttons``, ``by``, ``refer``: see :func:`_button_pair`."""
+    each screen has that look instead at even odds; ``questions``, ``buttons``, ``by``, ``refer``: see
+    :func:`_button_pair`."""
     records = folder / "records.jsonl"
     if records.is_file():
         return records
@@ -408,10 +413,8 @@ def _button_pair(
     turns = random.Random(k)  # its own draws, so that the screens are those of one question
     for _ in range(questions - 1):  # more questions, each for any button: the screen alone cannot tell
         which = turns.randrange(buttons)
-        question, answer = _click_record(k, f"Click the {name(which)} button", centres[which], decimals)[
-            "conversations"
-        ]
-        record["conversations"] += [{**question, "value": question["value"].removeprefix("<image>")}, answer]
+        question = {"from": "human", "value": f"Click the {name(which)} button"}
+        record["conversations"] += [question, _click(centres[which], decimals)]
     if refer:  # the word of a button not asked for first: the text so far does not hold it
         which = turns.choice([i for i in range(buttons) if i != asked])
         x, y = centres[which]
@@ -424,10 +427,19 @@ def _button_pair(
 
 def _click_record(k: int, query: str, centre: list[float], decimals: int, **extra) -> dict:
     """Screen ``k``'s record: ``query``, answered with a click at ``centre``, which it also keeps."""
-    x, y = centre
-    click = {"from": "gpt", "value": f"pyautogui.click(x={x:.{decimals}f}, y={y:.{decimals}f})", "recipient": "os"}
-    conversations = [{"from": "human", "value": f"<image>{query}"}, {**click, "end_turn": True}]
+    conversations = [{"from": "human", "value": f"<image>{query}"}, _click(centre, decimals)]
     return {"image": f"{k}.png", "conversations": conversations, "centre": centre, **extra}
+
+
+def _click(centre: list[float], decimals: int) -> dict:
+    """The answer turn: a click at ``centre``."""
+    x, y = centre
+    return {
+        "from": "gpt",
+        "value": f"pyautogui.click(x={x:.{decimals}f}, y={y:.{decimals}f})",
+        "recipient": "os",
+        "end_turn": True,
+    }
 
 
 def answer_coordinate(corner: int, placement: str, decimals: int, extent: int = SQUARE) -> float:

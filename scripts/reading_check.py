@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     heldout = check.draw(args.out / "heldout", args.heldout, seed=1, placement="anywhere", look="button-pair")
     shape = {**check.SHAPE, "absolute_position_code": 8, **check.shape_overrides(args.shape)}
     white_at_zero = {"image_mean": [1.0] * 3, "image_std": [0.27] * 3}
+    from aguvis.model.checkpoint import save_checkpoint_hf
     from aguvis.model.load import load_model
 
     loaded = load_model(check.random_model(args.out, shape, white_at_zero, seed=args.seed))
@@ -90,8 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     read = train_set["features"] if args.head == "concat" else 1  # tokens side by side in the head's input
     head = torch.nn.Linear(read * loaded.model.config.vision_config.hidden_size, len(words))
     optimizer = torch.optim.AdamW([*tower.parameters(), *head.parameters()], lr=args.lr, weight_decay=0.01)
-    results = {"crop": list(crop) if crop else "screen", "head": args.head, "shape": shape, "lr": args.lr}
-    results["batch"] = args.batch
+    results = {
+        "crop": list(crop) if crop else "screen",
+        "head": args.head,
+        "shape": shape,
+        "lr": args.lr,
+        "batch": args.batch,
+    }
     history, start = [], time.monotonic()
     for step in range(1, args.steps + 1):
         chosen = torch.randint(0, len(train_set["labels"]), (args.batch,))
@@ -111,9 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             (args.out / "check.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
             print(json.dumps(history[-1]), flush=True)
     if args.save_model:
-        loaded.model.save_pretrained(args.save_model)
-        loaded.tokenizer.save_pretrained(args.save_model)
-        loaded.image_processor.save_pretrained(args.save_model)
+        save_checkpoint_hf(loaded.model, loaded.tokenizer, loaded.image_processor, args.save_model)
     return 0
 
 
