@@ -13,7 +13,9 @@ its word, so that finding buttons is not enough: the probe also counts the
 screens where the other button is named; ``--buttons N`` draws N buttons
 instead of two; ``--ask-by side`` asks for the left or the right one
 instead of by its word; ``--refer`` adds a question for the word at a
-button's centre; ``--questions N`` asks N times
+button's centre; ``--parse`` has every answer list the buttons, word and
+centre in reading order, to ``all``, before the click, so that the click
+can be copied from that list; ``--questions N`` asks N times
 per training screen, so that the screen alone does not tell the answer;
 ``--also-look`` draws half the training screens in a second look;
 ``--init`` starts from a given model, e.g. one whose tower
@@ -87,6 +89,10 @@ LOOKS = {
     "button-pair": (40, 20),
 }
 BUTTON_WORDS = ("OK", "Yes", "No", "Go", "Save", "Send", "Next", "Stop", "Add", "Cut")
+# ``--words tokens``: ten words the tiny tokenizer keeps whole after a space (" cancel" is one token, where
+# " No" is " ", "N", "o" and "Next" shares its "N"), so that a word is one token in the question and the list
+WHOLE_TOKEN_WORDS = ("add", "back", "cancel", "close", "delete", "edit", "next", "open", "save", "submit")
+WORDS = {"mixed": BUTTON_WORDS, "tokens": WHOLE_TOKEN_WORDS}
 WARMUP = 0.07  # share of the steps warming the rate up, in both loops
 SHAPE = {
     "hidden_size": 128,
@@ -177,6 +183,20 @@ def main(argv: list[str] | None = None) -> int:
         "centre of a button not asked for first (held-out screens are not asked)",
     )
     parser.add_argument(
+        "--words",
+        choices=tuple(WORDS),
+        default="mixed",
+        help="button-pair: the buttons' words: mixed (default; short capitalised words the tiny tokenizer splits "
+        "into letters) or tokens (ten lower-case words it keeps whole after a space)",
+    )
+    parser.add_argument(
+        "--parse",
+        action="store_true",
+        help="button-pair: every answer (held-out ones too) first lists the buttons to `all`, each word with "
+        "its centre in reading order, then clicks: reading becomes naming what is at each button, and "
+        "choosing becomes finding the asked word in that list",
+    )
+    parser.add_argument(
         "--image-mean",
         type=float,
         metavar="M",
@@ -237,6 +257,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--buttons N: N from 2 to 6, with --look button-pair only")
     if args.refer and not pairs:
         parser.error("--refer: with --look button-pair only")
+    if args.parse and not pairs:
+        parser.error("--parse: with --look button-pair only")
+    if args.words != "mixed" and not pairs:
+        parser.error("--words: with --look button-pair only")
     if args.ask_by != "word" and (args.buttons != 2 or not pairs):
         parser.error("--ask-by side: two buttons, with --look button-pair only")
     for look in filter(None, (args.look, args.also_look)):
@@ -256,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     shape = {**SHAPE, **shape_overrides(args.shape)}
     drawing = {"placement": args.placement, "decimals": args.decimals, "look": args.look}
     more = {"also_look": args.also_look, "questions": args.questions, "refer": args.refer}
-    pair = {"buttons": args.buttons, "by": args.ask_by}
+    pair = {"buttons": args.buttons, "by": args.ask_by, "parse": args.parse, "words": args.words}
     train = draw(args.out / "train", args.screens, seed=0, **drawing, **more, **pair)
     heldout = draw(args.out / "heldout", 500, seed=1, **drawing, **pair)
     pixels = {} if args.image_mean is None else {"image_mean": [args.image_mean] * 3, "image_std": [args.image_std] * 3}
@@ -278,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
         "buttons": args.buttons,
         "ask_by": args.ask_by,
         "refer": args.refer,
+        "parse": args.parse,
+        "words": args.words,
         **pixels,
     }
 
@@ -301,7 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, overrides in {} if args.no_train else trainings.items():
         start = time.monotonic()
         model_dir = train_reference(args, train) if name == "reference" else train_packed(args, train, name, overrides)
-        scored = score(model_dir, heldout, args.placement, args.decimals, args.look)
+        scored = score(model_dir, heldout, args.placement, args.decimals, args.look, args.parse)
+        if pairs:
+            scored["generated"] = score_generated(model_dir, heldout)
         record(name, {"train_s": round(time.monotonic() - start, 1), **scored})
         if name == "reference" and args.compare:
             record("compare", compare_forward(model_dir, heldout))
@@ -336,10 +364,12 @@ def draw(
     buttons: int = 2,
     by: str = "word",
     refer: bool = False,
+    parse: bool = False,
+    words: str = "mixed",
 ) -> Path:
     """``n`` screens and ``records.jsonl`` in ``folder`` (kept when already there); with ``also_look``,
-    each screen has that look instead at even odds; ``questions``, ``buttons``, ``by``, ``refer``: see
-    :func:`_button_pair`."""
+    each screen has that look instead at even odds; ``questions``, ``buttons``, ``by``, ``refer``,
+    ``parse``, ``words``: see :func:`_button_pair`."""
     records = folder / "records.jsonl"
     if records.is_file():
         return records
@@ -350,7 +380,8 @@ def draw(
             look = rng.choice((given, also_look))
         width, height = LOOKS[look]
         if look == "button-pair":
-            lines.append(json.dumps(_button_pair(folder, k, rng, placement, decimals, questions, buttons, by, refer)))
+            pair = _button_pair(folder, k, rng, placement, decimals, questions, buttons, by, refer, parse, words)
+            lines.append(json.dumps(pair))
             continue
         if placement == "cells":
             row, col = rng.randrange(CELLS), rng.randrange(CELLS)
@@ -383,13 +414,16 @@ def _button_pair(
     buttons: int = 2,
     by: str = "word",
     refer: bool = False,
+    parse: bool = False,
+    words: str = "mixed",
 ) -> dict:
     """Screen ``k`` with ``buttons`` buttons of different words apart from each other, and the record asking
     for one by its word (``by="side"``: as the left or the right one; ``questions`` > 1: as many turns, the
     later ones each for any button at even odds; ``refer``: a last turn asks for the word at another
-    button's centre)."""
+    button's centre; ``parse``: the first answer lists every button's word and centre, top to bottom and
+    left to right, to ``all`` before its click; ``words``: a key of :data:`WORDS`)."""
     width, height = LOOKS["button"]
-    words = rng.sample(BUTTON_WORDS, buttons)
+    words = rng.sample(WORDS[words], buttons)
     corners = [(rng.randrange(SIDE - width + 1), rng.randrange(SIDE - height + 1))]
     while len(corners) < buttons:  # each at least 4 px away from the others
         left, top = rng.randrange(SIDE - width + 1), rng.randrange(SIDE - height + 1)
@@ -410,6 +444,11 @@ def _button_pair(
         return words[i] if by == "word" else ("left" if centres[i][0] <= centres[1 - i][0] else "right")
 
     record = _click_record(k, f"Click the {name(asked)} button", centres[asked], decimals, others=others)
+    if parse:
+        order = sorted(range(buttons), key=lambda i: (centres[i][1], centres[i][0]))
+        listed = ", ".join(f"{words[i]} at {_point(centres[i], decimals)}" for i in order)  # " word": one token
+        listing = {"from": "gpt", "value": f"Buttons: {listed}.", "recipient": "all", "end_turn": False}
+        record["conversations"].insert(1, listing)
     turns = random.Random(k)  # its own draws, so that the screens are those of one question
     for _ in range(questions - 1):  # more questions, each for any button: the screen alone cannot tell
         which = turns.randrange(buttons)
@@ -417,9 +456,8 @@ def _button_pair(
         record["conversations"] += [question, _click(centres[which], decimals)]
     if refer:  # the word of a button not asked for first: the text so far does not hold it
         which = turns.choice([i for i in range(buttons) if i != asked])
-        x, y = centres[which]
         record["conversations"] += [
-            {"from": "human", "value": f"What is at (x={x:.{decimals}f}, y={y:.{decimals}f})?"},
+            {"from": "human", "value": f"What is at {_point(centres[which], decimals)}?"},
             {"from": "gpt", "value": f"button '{words[which]}'", "recipient": "all", "end_turn": True},
         ]
     return record
@@ -431,12 +469,16 @@ def _click_record(k: int, query: str, centre: list[float], decimals: int, **extr
     return {"image": f"{k}.png", "conversations": conversations, "centre": centre, **extra}
 
 
+def _point(centre: list[float], decimals: int) -> str:
+    x, y = centre
+    return f"(x={x:.{decimals}f}, y={y:.{decimals}f})"
+
+
 def _click(centre: list[float], decimals: int) -> dict:
     """The answer turn: a click at ``centre``."""
-    x, y = centre
     return {
         "from": "gpt",
-        "value": f"pyautogui.click(x={x:.{decimals}f}, y={y:.{decimals}f})",
+        "value": f"pyautogui.click{_point(centre, decimals)}",
         "recipient": "os",
         "end_turn": True,
     }
@@ -752,9 +794,17 @@ def answer_entropy(placement: str = "cells", decimals: int = 4, look: str = "squ
     return total
 
 
-def score(model_dir: Path, records: Path, placement: str = "cells", decimals: int = 4, look: str = "square") -> dict:
-    """Held-out answer-token loss, the no-information loss, and the share of
-    screens whose square's first decimals (with cells: whose cell) the model names."""
+def score(
+    model_dir: Path,
+    records: Path,
+    placement: str = "cells",
+    decimals: int = 4,
+    look: str = "square",
+    parse: bool = False,
+) -> dict:
+    """Held-out answer-token loss, the no-information loss (not with ``parse``: the list holds more than the
+    click), and the share of screens whose square's first decimals (with cells: whose cell) the model names,
+    teacher-forced (with ``parse``: after the true list)."""
     import torch
 
     from aguvis.model.load import load_model
@@ -782,10 +832,75 @@ def score(model_dir: Path, records: Path, placement: str = "cells", decimals: in
     per_answer = tokens / len(items)
     return {
         "loss": round(total / tokens, 4),
-        "no_information_loss": round(answer_entropy(placement, decimals, look) / per_answer, 4),
+        **({} if parse else {"no_information_loss": round(answer_entropy(placement, decimals, look) / per_answer, 4)}),
         "cells_named" if placement == "cells" else "first_decimals_named": round(named / len(items), 3),
         **({"other_named": round(other / len(items), 3)} if look == "button-pair" else {}),
     }
+
+
+def score_generated(model_dir: Path, records: Path, n: int = 200) -> dict:
+    """The model's own greedy replies to the first ``n`` button-pair records (not teacher-forced: with
+    ``--parse`` it writes its list, then clicks after it): the share of clicks inside the asked button and
+    inside another one, and, for ``--parse`` records, the share of replies whose list has the screen's
+    words in the right order, each at a point inside its button."""
+    import itertools
+
+    import torch
+    from PIL import Image
+
+    from aguvis.agent.local import LocalBackend
+    from aguvis.agent.prompt import ChatPrompt
+    from aguvis.chat.prompts import GROUNDING_SYSTEM_PROMPT
+    from aguvis.chat.template import Mode
+    from aguvis.data.records import Turn, read_records
+
+    backend = LocalBackend(model_dir, device=str(_device()), dtype=torch.float32, batch_size=50)
+    chosen = list(itertools.islice(read_records(records), n))
+    system = Turn("system", GROUNDING_SYSTEM_PROMPT)  # what a record without a system turn is trained with
+    images = [Image.open(records.parent / r.images[0]).convert("RGB") for r in chosen]
+    prompts = [ChatPrompt([im], [system, r.conversations[0]], Mode.SELF_PLAN) for im, r in zip(images, chosen)]
+    judged = [
+        judge(record, prompt.reply_head + generation.text)
+        for record, prompt, generation in zip(
+            chosen, prompts, backend.generate_prompts(prompts, max_new_tokens=160), strict=True
+        )
+    ]
+    shares = {key: round(sum(j[key] for j in judged) / len(judged), 3) for key in judged[0]}
+    return {"screens": len(chosen), **shares}
+
+
+def judge(record, reply: str) -> dict:
+    """One reply to a button-pair ``record``: whether its click is inside the asked button, inside another,
+    and (``--parse`` records) whether its list has the screen's words in order, each at a point inside its
+    button."""
+    from aguvis.agent.prediction import prediction_from_reply
+
+    width, height = LOOKS["button"]
+
+    def inside(point: tuple[float, float], centre: list[float]) -> bool:
+        return abs(point[0] - centre[0]) * SIDE <= width / 2 and abs(point[1] - centre[1]) * SIDE <= height / 2
+
+    prediction = prediction_from_reply(reply, SIDE, SIDE)
+    clicks = [(a.args["x"], a.args["y"]) for a in prediction.actions or [] if "x" in a.args and "y" in a.args]
+    judged = {
+        "clicked_asked": bool(clicks) and inside(clicks[0], record.extra["centre"]),
+        "clicked_other": bool(clicks) and any(inside(clicks[0], c) for c in record.extra["others"]),
+    }
+    listing = next((t.value for t in record.conversations[1:] if t.recipient == "all"), None)
+    if listing is not None:
+        truth, said = _listing(listing), _listing(prediction.thought or "")
+        judged["lists_right"] = [w for w, _ in said] == [w for w, _ in truth] and all(
+            inside(p, q) for (_, p), (_, q) in zip(said, truth, strict=True)
+        )
+    return judged
+
+
+def _listing(text: str) -> list[tuple[str, tuple[float, float]]]:
+    """The ``word at (x=..., y=...)`` entries of a ``--parse`` list, in order."""
+    import re
+
+    found = re.findall(r"(\w+) at \(x=([0-9.]+), y=([0-9.]+)\)", text)
+    return [(word, (float(x), float(y))) for word, x, y in found]
 
 
 def compare_forward(model_dir: Path, records: Path, n: int = 32) -> dict:
@@ -848,13 +963,14 @@ def _first_decimal(value: float) -> int:
 
 
 def _first_decimals(tokenizer, predicted, truth) -> tuple[int, ...]:
-    """The predicted digit at the first decimal of each coordinate of the true answer."""
+    """The predicted digit at the first decimal of each coordinate of the answer's click (its last point:
+    with ``--parse`` the list before it has points too)."""
     pieces = [tokenizer.decode([int(t)]) for t in truth]
     found, digits = [], []
     for i, piece in enumerate(pieces[:-1]):
         if piece == "." and pieces[i - 1] == "0":
             found.append(i + 1)
-    for i in found[:2]:
+    for i in found[-2:]:
         guess = tokenizer.decode([int(predicted[i])])
         digits.append(int(guess) if guess.isdigit() else -1)
     return tuple(digits)

@@ -311,3 +311,68 @@ def test_the_check_starts_from_a_given_model_instead_of_a_random_one(tmp_path, m
     check.main(["--out", str(out), "--screens", "8", "--init", str(given / "init"), "--no-train"])
     assert (out / "init" / "model.safetensors").read_bytes() == (given / "init" / "model.safetensors").read_bytes()
     assert json.loads((out / "check.json").read_text())["init"] == str(given / "init")
+
+
+def test_a_parse_answer_lists_the_buttons_in_reading_order_then_clicks_the_asked_one(tmp_path):
+    check = load_script("pointing_check")
+    once = check.draw(tmp_path / "once", 12, seed=5, placement="anywhere", look="button-pair", buttons=3)
+    parse = check.draw(tmp_path / "parse", 12, seed=5, placement="anywhere", look="button-pair", buttons=3, parse=True)
+    for first, line in zip(once.read_text().splitlines(), parse.read_text().splitlines(), strict=True):
+        first, record = json.loads(first), json.loads(line)
+        turns = record["conversations"]
+        assert [turns[0], turns[2]] == first["conversations"] and len(turns) == 3
+        assert (turns[1]["recipient"], turns[1]["end_turn"]) == ("all", False)  # the reply goes on to the click
+        listed = check._listing(turns[1]["value"])
+        points = [p for _, p in listed]
+        assert sorted(points, key=lambda p: (p[1], p[0])) == points
+        assert sorted(points) == sorted(tuple(c) for c in [record["centre"], *record["others"]])
+        asked = turns[0]["value"].removeprefix("<image>Click the ").removesuffix(" button")
+        assert dict(listed)[asked] == tuple(record["centre"])
+
+
+def test_whole_token_words_are_one_token_after_a_space_and_drawn_on_the_buttons(tmp_path):
+    check = load_script("pointing_check")
+    tokenizer = build_tiny_tokenizer()
+    for word in check.WHOLE_TOKEN_WORDS:
+        assert len(tokenizer(" " + word, add_special_tokens=False)["input_ids"]) == 1, word
+    assert len(tokenizer(" No", add_special_tokens=False)["input_ids"]) > 1  # what the mixed words are not
+    records = check.draw(tmp_path / "tokens", 8, seed=5, placement="anywhere", look="button-pair", words="tokens")
+    for line in records.read_text().splitlines():
+        word = json.loads(line)["conversations"][0]["value"].removeprefix("<image>Click the ").split()[0]
+        assert word in check.WHOLE_TOKEN_WORDS
+
+
+def test_the_click_read_after_a_list_is_the_last_point_of_the_answer():
+    check = load_script("pointing_check")
+    tokenizer = build_tiny_tokenizer()
+    truth = tokenizer("Buttons: save at (x=0.1250, y=0.5000). pyautogui.click(x=0.4375, y=0.8125)")["input_ids"]
+    assert check._first_decimals(tokenizer, truth, truth) == (4, 8)
+
+
+def test_a_reply_is_judged_by_the_button_its_click_lands_in_and_by_its_list(tmp_path):
+    check = load_script("pointing_check")
+    from aguvis.data.records import read_records
+
+    path = check.draw(tmp_path / "parse", 4, seed=5, placement="anywhere", look="button-pair", parse=True)
+    record = next(iter(read_records(path)))
+    listing, click = record.conversations[1].value, record.conversations[2].value
+    (ax, ay), (ox, oy) = record.extra["centre"], record.extra["others"][0]
+    right = f"all\n{listing}<|im_end|>\n<|im_start|>assistant<|recipient|>os\n{click}"
+    assert check.judge(record, right) == {"clicked_asked": True, "clicked_other": False, "lists_right": True}
+    nudged = f"os\npyautogui.click(x={ax + 19 / check.SIDE:.4f}, y={ay - 9 / check.SIDE:.4f})"  # still inside
+    assert check.judge(record, nudged) == {"clicked_asked": True, "clicked_other": False, "lists_right": False}
+    other = f"os\npyautogui.click(x={ox:.4f}, y={oy:.4f})"
+    assert check.judge(record, other)["clicked_other"] and not check.judge(record, other)["clicked_asked"]
+    swapped = listing.replace(f"x={ax:.4f}", "x=0.0000")  # the asked word at the wrong place
+    wrong_list = f"all\n{swapped}<|im_end|>\n<|im_start|>assistant<|recipient|>os\n{click}"
+    assert check.judge(record, wrong_list)["lists_right"] is False
+    assert check.judge(record, "os\nnot code") == {"clicked_asked": False, "clicked_other": False, "lists_right": False}
+
+
+def test_the_generated_score_runs_the_models_own_replies(tmp_path, monkeypatch):
+    check = load_script("pointing_check")
+    monkeypatch.chdir(SCRIPTS.parent)
+    records = check.draw(tmp_path / "pairs", 3, seed=5, placement="anywhere", look="button-pair", parse=True)
+    model = check.random_model(tmp_path, {**check.SHAPE, "absolute_position_code": 8}, {}, seed=7)
+    scored = check.score_generated(model, records, n=3)
+    assert scored["screens"] == 3 and set(scored) == {"screens", "clicked_asked", "clicked_other", "lists_right"}
