@@ -197,6 +197,12 @@ def main(argv: list[str] | None = None) -> int:
         "choosing becomes finding the asked word in that list",
     )
     parser.add_argument(
+        "--listed",
+        action="store_true",
+        help="button-pair: the question itself lists the buttons, word and centre, before asking (held-out "
+        "ones too), so that the click can be copied from the text: whether the decoder matches words at all",
+    )
+    parser.add_argument(
         "--image-mean",
         type=float,
         metavar="M",
@@ -257,8 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--buttons N: N from 2 to 6, with --look button-pair only")
     if args.refer and not pairs:
         parser.error("--refer: with --look button-pair only")
-    if args.parse and not pairs:
-        parser.error("--parse: with --look button-pair only")
+    if (args.parse or args.listed) and not pairs:
+        parser.error("--parse, --listed: with --look button-pair only")
     if args.words != "mixed" and not pairs:
         parser.error("--words: with --look button-pair only")
     if args.ask_by != "word" and (args.buttons != 2 or not pairs):
@@ -280,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     shape = {**SHAPE, **shape_overrides(args.shape)}
     drawing = {"placement": args.placement, "decimals": args.decimals, "look": args.look}
     more = {"also_look": args.also_look, "questions": args.questions, "refer": args.refer}
-    pair = {"buttons": args.buttons, "by": args.ask_by, "parse": args.parse, "words": args.words}
+    pair = {"buttons": args.buttons, "by": args.ask_by, "parse": args.parse, "listed": args.listed, "words": args.words}
     train = draw(args.out / "train", args.screens, seed=0, **drawing, **more, **pair)
     heldout = draw(args.out / "heldout", 500, seed=1, **drawing, **pair)
     pixels = {} if args.image_mean is None else {"image_mean": [args.image_mean] * 3, "image_std": [args.image_std] * 3}
@@ -303,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         "ask_by": args.ask_by,
         "refer": args.refer,
         "parse": args.parse,
+        "listed": args.listed,
         "words": args.words,
         **pixels,
     }
@@ -365,11 +372,12 @@ def draw(
     by: str = "word",
     refer: bool = False,
     parse: bool = False,
+    listed: bool = False,
     words: str = "mixed",
 ) -> Path:
     """``n`` screens and ``records.jsonl`` in ``folder`` (kept when already there); with ``also_look``,
     each screen has that look instead at even odds; ``questions``, ``buttons``, ``by``, ``refer``,
-    ``parse``, ``words``: see :func:`_button_pair`."""
+    ``parse``, ``listed``, ``words``: see :func:`_button_pair`."""
     records = folder / "records.jsonl"
     if records.is_file():
         return records
@@ -380,7 +388,9 @@ def draw(
             look = rng.choice((given, also_look))
         width, height = LOOKS[look]
         if look == "button-pair":
-            pair = _button_pair(folder, k, rng, placement, decimals, questions, buttons, by, refer, parse, words)
+            pair = _button_pair(
+                folder, k, rng, placement, decimals, questions, buttons, by, refer, parse, listed, words
+            )
             lines.append(json.dumps(pair))
             continue
         if placement == "cells":
@@ -415,13 +425,15 @@ def _button_pair(
     by: str = "word",
     refer: bool = False,
     parse: bool = False,
+    listed: bool = False,
     words: str = "mixed",
 ) -> dict:
     """Screen ``k`` with ``buttons`` buttons of different words apart from each other, and the record asking
     for one by its word (``by="side"``: as the left or the right one; ``questions`` > 1: as many turns, the
     later ones each for any button at even odds; ``refer``: a last turn asks for the word at another
     button's centre; ``parse``: the first answer lists every button's word and centre, top to bottom and
-    left to right, to ``all`` before its click; ``words``: a key of :data:`WORDS`)."""
+    left to right, to ``all`` before its click; ``listed``: the first question carries that list; ``words``:
+    a key of :data:`WORDS`)."""
     width, height = LOOKS["button"]
     words = rng.sample(WORDS[words], buttons)
     corners = [(rng.randrange(SIDE - width + 1), rng.randrange(SIDE - height + 1))]
@@ -444,11 +456,12 @@ def _button_pair(
         return words[i] if by == "word" else ("left" if centres[i][0] <= centres[1 - i][0] else "right")
 
     record = _click_record(k, f"Click the {name(asked)} button", centres[asked], decimals, others=others)
-    if parse:
-        order = sorted(range(buttons), key=lambda i: (centres[i][1], centres[i][0]))
-        listed = ", ".join(f"{words[i]} at {_point(centres[i], decimals)}" for i in order)  # " word": one token
-        listing = {"from": "gpt", "value": f"Buttons: {listed}.", "recipient": "all", "end_turn": False}
-        record["conversations"].insert(1, listing)
+    order = sorted(range(buttons), key=lambda i: (centres[i][1], centres[i][0]))
+    listing = "Buttons: " + ", ".join(f"{words[i]} at {_point(centres[i], decimals)}" for i in order) + "."
+    if parse:  # " word" after a space: one token with --words tokens
+        record["conversations"].insert(1, {"from": "gpt", "value": listing, "recipient": "all", "end_turn": False})
+    if listed:
+        record["conversations"][0]["value"] = f"<image>{listing} Click the {name(asked)} button"
     turns = random.Random(k)  # its own draws, so that the screens are those of one question
     for _ in range(questions - 1):  # more questions, each for any button: the screen alone cannot tell
         which = turns.randrange(buttons)

@@ -376,3 +376,18 @@ def test_the_generated_score_runs_the_models_own_replies(tmp_path, monkeypatch):
     model = check.random_model(tmp_path, {**check.SHAPE, "absolute_position_code": 8}, {}, seed=7)
     scored = check.score_generated(model, records, n=3)
     assert scored["screens"] == 3 and set(scored) == {"screens", "clicked_asked", "clicked_other", "lists_right"}
+
+
+def test_a_listed_question_carries_the_buttons_list_before_asking(tmp_path):
+    check = load_script("pointing_check")
+    once = check.draw(tmp_path / "once", 8, seed=5, placement="anywhere", look="button-pair", words="tokens")
+    listed = check.draw(
+        tmp_path / "listed", 8, seed=5, placement="anywhere", look="button-pair", words="tokens", listed=True
+    )
+    for first, line in zip(once.read_text().splitlines(), listed.read_text().splitlines(), strict=True):
+        first, record = json.loads(first), json.loads(line)
+        question, asked = record["conversations"][0]["value"], first["conversations"][0]["value"]
+        assert question.startswith("<image>Buttons: ") and question.endswith(asked.removeprefix("<image>"))
+        assert record["conversations"][1:] == first["conversations"][1:]
+        points = sorted(p for _, p in check._listing(question))
+        assert points == sorted(tuple(c) for c in [record["centre"], *record["others"]])
