@@ -92,7 +92,8 @@ BUTTON_WORDS = ("OK", "Yes", "No", "Go", "Save", "Send", "Next", "Stop", "Add", 
 # ``--words tokens``: ten words the tiny tokenizer keeps whole after a space (" cancel" is one token, where
 # " No" is " ", "N", "o" and "Next" shares its "N"), so that a word is one token in the question and the list
 WHOLE_TOKEN_WORDS = ("add", "back", "cancel", "close", "delete", "edit", "next", "open", "save", "submit")
-WORDS = {"mixed": BUTTON_WORDS, "tokens": WHOLE_TOKEN_WORDS}
+# ``one-two``: MiniWoB++'s click-test-2 and click-button-sequence, where the same word is always asked for
+WORDS = {"mixed": BUTTON_WORDS, "tokens": WHOLE_TOKEN_WORDS, "one-two": ("ONE", "TWO")}
 WARMUP = 0.07  # share of the steps warming the rate up, in both loops
 SHAPE = {
     "hidden_size": 128,
@@ -171,10 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--ask-by",
-        choices=("word", "side"),
+        choices=("word", "side", "first"),
         default="word",
-        help="button-pair: ask for a button by its word (default) or, with two buttons, as the left or the "
-        "right one: whether the decoder uses the question at all, without reading",
+        help="button-pair: ask for a button by its word (default); with two buttons, as the left or the "
+        "right one (whether the decoder uses the question at all, without reading); or always for the "
+        "vocabulary's first word, on every screen (a fixed look to find, as in click-test-2: reading without "
+        "matching)",
     )
     parser.add_argument(
         "--refer",
@@ -267,8 +270,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--parse, --listed: with --look button-pair only")
     if args.words != "mixed" and not pairs:
         parser.error("--words: with --look button-pair only")
-    if args.ask_by != "word" and (args.buttons != 2 or not pairs):
+    if args.ask_by == "side" and (args.buttons != 2 or not pairs):
         parser.error("--ask-by side: two buttons, with --look button-pair only")
+    if args.ask_by == "first" and not pairs:
+        parser.error("--ask-by first: with --look button-pair only")
     for look in filter(None, (args.look, args.also_look)):
         if look != "square" and args.placement == "cells":
             parser.error(f"a {look} is wider than a cell: use --placement anywhere or snapped")
@@ -429,23 +434,27 @@ def _button_pair(
     words: str = "mixed",
 ) -> dict:
     """Screen ``k`` with ``buttons`` buttons of different words apart from each other, and the record asking
-    for one by its word (``by="side"``: as the left or the right one; ``questions`` > 1: as many turns, the
+    for one by its word (``by="side"``: as the left or the right one; ``by="first"``: always the one showing
+    the vocabulary's first word; ``questions`` > 1: as many turns, the
     later ones each for any button at even odds; ``refer``: a last turn asks for the word at another
     button's centre; ``parse``: the first answer lists every button's word and centre, top to bottom and
     left to right, to ``all`` before its click; ``listed``: the first question carries that list; ``words``:
     a key of :data:`WORDS`)."""
     width, height = LOOKS["button"]
-    words = rng.sample(WORDS[words], buttons)
+    vocabulary = WORDS[words]
+    words = rng.sample(vocabulary if by != "first" else vocabulary[1:], buttons - (by == "first"))
     corners = [(rng.randrange(SIDE - width + 1), rng.randrange(SIDE - height + 1))]
     while len(corners) < buttons:  # each at least 4 px away from the others
         left, top = rng.randrange(SIDE - width + 1), rng.randrange(SIDE - height + 1)
         if all(abs(left - x) >= width + 4 or abs(top - y) >= height + 4 for x, y in corners):
             corners.append((left, top))
+    asked = rng.randrange(buttons)
+    if by == "first":  # the asked button shows the first word, wherever it is drawn
+        words.insert(asked, vocabulary[0])
     image = button_at(*corners[0], words[0])
     for corner, word in zip(corners[1:], words[1:], strict=True):
         button_at(*corner, word, image)
     image.save(folder / f"{k}.png")
-    asked = rng.randrange(buttons)
     centres = [
         [answer_coordinate(left, placement, decimals, width), answer_coordinate(top, placement, decimals, height)]
         for left, top in corners
@@ -453,7 +462,7 @@ def _button_pair(
     others = [centre for i, centre in enumerate(centres) if i != asked]
 
     def name(i: int) -> str:  # by its word, or (two buttons, ``by="side"``) by the side its centre is on
-        return words[i] if by == "word" else ("left" if centres[i][0] <= centres[1 - i][0] else "right")
+        return words[i] if by != "side" else ("left" if centres[i][0] <= centres[1 - i][0] else "right")
 
     record = _click_record(k, f"Click the {name(asked)} button", centres[asked], decimals, others=others)
     order = sorted(range(buttons), key=lambda i: (centres[i][1], centres[i][0]))

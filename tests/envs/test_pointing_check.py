@@ -391,3 +391,18 @@ def test_a_listed_question_carries_the_buttons_list_before_asking(tmp_path):
         assert record["conversations"][1:] == first["conversations"][1:]
         points = sorted(p for _, p in check._listing(question))
         assert points == sorted(tuple(c) for c in [record["centre"], *record["others"]])
+
+
+def test_asked_by_the_first_word_every_screen_shows_it_and_asks_for_it(tmp_path):
+    check = load_script("pointing_check")
+    records = check.draw(
+        tmp_path / "first", 12, seed=5, placement="anywhere", look="button-pair", by="first", words="one-two"
+    )
+    places = set()
+    for line in records.read_text().splitlines():
+        record = json.loads(line)
+        assert record["conversations"][0]["value"] == "<image>Click the ONE button"
+        places.add(tuple(record["centre"]))
+    assert len(places) == 12  # the asked button is wherever it is drawn
+    with pytest.raises(SystemExit):
+        check.main(["--out", str(tmp_path / "x"), "--ask-by", "first"])  # button pairs only
