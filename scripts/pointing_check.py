@@ -12,11 +12,14 @@ on (``blank-button``: without the word; ``box``: a black box of its size;
 its word, so that finding buttons is not enough: the probe also counts the
 screens where the other button is named; ``--buttons N`` draws N buttons
 instead of two; ``--ask-by side`` asks for the left or the right one
-instead of by its word; ``--refer`` adds a question for the word at a
+instead of by its word, ``--ask-by first`` always for one fixed word;
+``--words`` picks the words; ``--refer`` adds a question for the word at a
 button's centre; ``--parse`` has every answer list the buttons, word and
 centre in reading order, to ``all``, before the click, so that the click
-can be copied from that list; ``--questions N`` asks N times
-per training screen, so that the screen alone does not tell the answer;
+can be copied from that list, and ``--listed`` puts that list in the
+question; ``--questions N`` asks N times per training screen, so that the
+screen alone does not tell the answer; button pairs are also scored on the
+model's own greedy replies (``score_generated``);
 ``--also-look`` draws half the training screens in a second look;
 ``--init`` starts from a given model, e.g. one whose tower
 ``scripts/reading_check.py --save-model`` trained to read). The
@@ -431,17 +434,16 @@ def _button_pair(
     refer: bool = False,
     parse: bool = False,
     listed: bool = False,
-    words: str = "mixed",
+    word_set: str = "mixed",
 ) -> dict:
-    """Screen ``k`` with ``buttons`` buttons of different words apart from each other, and the record asking
-    for one by its word (``by="side"``: as the left or the right one; ``by="first"``: always the one showing
-    the vocabulary's first word; ``questions`` > 1: as many turns, the
-    later ones each for any button at even odds; ``refer``: a last turn asks for the word at another
-    button's centre; ``parse``: the first answer lists every button's word and centre, top to bottom and
-    left to right, to ``all`` before its click; ``listed``: the first question carries that list; ``words``:
-    a key of :data:`WORDS`)."""
+    """Screen ``k`` with ``buttons`` buttons of different words (from ``WORDS[word_set]``) apart from each
+    other, and the record asking for one by its word. ``by="side"``: as the left or the right one;
+    ``by="first"``: always the one showing the word set's first word. ``questions`` > 1: as many turns, the
+    later ones each for any button at even odds. ``refer``: a last turn asks for the word at another
+    button's centre. ``parse``: the first answer lists every button's word and centre, top to bottom and
+    left to right, to ``all`` before its click. ``listed``: the first question carries that list."""
     width, height = LOOKS["button"]
-    vocabulary = WORDS[words]
+    vocabulary = WORDS[word_set]
     words = rng.sample(vocabulary if by != "first" else vocabulary[1:], buttons - (by == "first"))
     corners = [(rng.randrange(SIDE - width + 1), rng.randrange(SIDE - height + 1))]
     while len(corners) < buttons:  # each at least 4 px away from the others
