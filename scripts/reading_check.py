@@ -13,7 +13,11 @@ one's word is the label). Each example is a crop of ``--crop`` W x H pixels
 random offset; ``--crop 0`` gives the whole screen, the head reading the
 three merged tokens around the button's centre (``--head token``: each
 token scored on its own, the best one counting, so that one token must
-hold the whole word). Held-out accuracy (chance
+hold the whole word; ``--head embedding``: the same, with the decoder's own
+input embedding of each word's token as the map, kept fixed, so that the
+tower learns to write a word where the decoder's embedding of that word
+points, and a question's word can find it by a like-for-like match; it
+needs ``--words tokens``, words that are one token each). Held-out accuracy (chance
 0.1) every ``--eval-every`` steps, in ``check.json``, says how fast the
 tower can learn to read at all.
 
@@ -54,12 +58,19 @@ def main(argv: list[str] | None = None) -> int:
         "--shape", action="append", default=[], metavar="FIELD=VALUE", help="TinyConfig override of the model"
     )
     parser.add_argument(
+        "--words",
+        choices=tuple(check.WORDS),
+        default="mixed",
+        help="the buttons' words, as pointing_check.py --words (default mixed)",
+    )
+    parser.add_argument(
         "--head",
-        choices=("concat", "token"),
+        choices=("concat", "token", "embedding"),
         default="concat",
         help="concat (default): one linear map of all the read tokens side by side; token: the same map on "
         "each token and the best token's scores, so that the word must be whole in one token, where a "
-        "decoder's attention can match it",
+        "decoder's attention can match it; embedding: as token, the map being the decoder's own (fixed) input "
+        "embedding of each word's token (with --words tokens)",
     )
     parser.add_argument(
         "--save-model",
@@ -69,13 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     crop = parse_crop(parser, args.crop)
+    if args.head == "embedding" and args.words != "tokens":
+        parser.error("--head embedding: the words must be one token each (--words tokens)")
 
     import torch
 
     torch.manual_seed(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
-    train = check.draw(args.out / "train", args.screens, seed=0, placement="anywhere", look="button-pair")
-    heldout = check.draw(args.out / "heldout", args.heldout, seed=1, placement="anywhere", look="button-pair")
+    pairs = {"placement": "anywhere", "look": "button-pair", "words": args.words}
+    train = check.draw(args.out / "train", args.screens, seed=0, **pairs)
+    heldout = check.draw(args.out / "heldout", args.heldout, seed=1, **pairs)
     shape = {**check.SHAPE, "absolute_position_code": 8, **check.shape_overrides(args.shape)}
     white_at_zero = {"image_mean": [1.0] * 3, "image_std": [0.27] * 3}
     from aguvis.model.checkpoint import save_checkpoint_hf
@@ -84,16 +98,21 @@ def main(argv: list[str] | None = None) -> int:
     loaded = load_model(check.random_model(args.out, shape, white_at_zero, seed=args.seed))
     tower = loaded.model.model.visual.train()
     rng = random.Random(args.seed)
-    words = check.BUTTON_WORDS
+    words = check.WORDS[args.words]
     train_set = encode(examples(train, crop, args.copies, rng, words), loaded.image_processor)
     test_set = encode(examples(heldout, crop, 1, rng, words), loaded.image_processor)
     # the merger's output width is the decoder's (vision_config.hidden_size in Qwen2-VL)
     read = train_set["features"] if args.head == "concat" else 1  # tokens side by side in the head's input
     head = torch.nn.Linear(read * loaded.model.config.vision_config.hidden_size, len(words))
+    if args.head == "embedding":  # the decoder's input embedding of " word", fixed: no bias, no training
+        ids = [loaded.tokenizer(" " + w, add_special_tokens=False)["input_ids"] for w in words]
+        head = torch.nn.Linear(head.in_features, len(words), bias=False).requires_grad_(False)
+        head.weight.copy_(loaded.model.get_input_embeddings().weight[[i for (i,) in ids]].detach())
     optimizer = torch.optim.AdamW([*tower.parameters(), *head.parameters()], lr=args.lr, weight_decay=0.01)
     results = {
         "crop": list(crop) if crop else "screen",
         "head": args.head,
+        "words": args.words,
         "shape": shape,
         "lr": args.lr,
         "batch": args.batch,
@@ -185,7 +204,7 @@ def logits(tower, head, data: dict, chosen, kind: str = "concat"):
     merged = tower(patches.reshape(-1, patches.shape[-1]), grid_thw=data["grid"][chosen]).pooler_output
     merged = merged.view(len(chosen), -1, merged.shape[-1])
     picked = merged.gather(1, data["picks"][chosen][:, :, None].expand(-1, -1, merged.shape[-1]))
-    return head(picked.flatten(1)) if kind == "concat" else head(picked).amax(1)
+    return head(picked.flatten(1)) if kind == "concat" else head(picked).amax(1)  # token, embedding
 
 
 def accuracy(tower, head, data: dict, kind: str = "concat", chunk: int = 256) -> float:

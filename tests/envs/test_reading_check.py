@@ -102,3 +102,32 @@ def test_the_token_head_scores_each_token_alone_and_keeps_the_best():
     head.weight.data = torch.tensor([[1.0, 0.0], [0.0, 1.0]])  # word 0 from the first feature, word 1 from the second
     scores = reading.logits(Tower(), head, data, torch.tensor([0]), "token")
     assert scores.tolist() == [[1.0, 2.0]]  # token 0 scores (1, 0), token 1 (0, 2): the best of each
+
+
+def test_the_embedding_head_is_the_decoders_fixed_embedding_of_each_words_token(tmp_path, monkeypatch):
+    from safetensors.torch import load_file
+
+    reading = load_script("reading_check")
+    check = load_script("pointing_check")
+    monkeypatch.chdir(SCRIPTS.parent)
+    out, saved = tmp_path / "check", tmp_path / "reading-tower"
+    sizes = ["--screens", "16", "--heldout", "4", "--steps", "2", "--batch", "8", "--eval-every", "2"]
+    spied = {}
+    real_logits = reading.logits
+
+    def spy(tower, head, data, chosen, kind="concat"):
+        spied["head"], spied["kind"] = head, kind
+        return real_logits(tower, head, data, chosen, kind)
+
+    monkeypatch.setattr(reading, "logits", spy)
+    argv = ["--out", str(out), *sizes, "--words", "tokens", "--head", "embedding", "--save-model", str(saved)]
+    assert reading.main(argv) == 0
+    from aguvis.model.tiny import build_tiny_tokenizer
+
+    tokenizer = build_tiny_tokenizer()
+    ids = [tokenizer(" " + w, add_special_tokens=False)["input_ids"][0] for w in check.WHOLE_TOKEN_WORDS]
+    embedding = load_file(saved / "model.safetensors")["model.language_model.embed_tokens.weight"]
+    assert spied["kind"] == "embedding" and not spied["head"].weight.requires_grad
+    assert (spied["head"].weight == embedding[ids]).all()  # after training: the decoder's rows, unchanged
+    with pytest.raises(SystemExit):
+        reading.main(["--out", str(tmp_path / "mixed"), "--head", "embedding"])  # needs whole-token words
