@@ -38,6 +38,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/ is not a package: its siblings by path
 import pointing_check as check  # noqa: E402  (the toy's screens, shape and random model)
 
+# --head embedding scores cosines times this: scores against the raw rows (norm about 0.2) drove the tower's
+# tokens to a norm of 93 (a random tower's: 1.1), which drowned the position code and cost the toy its pointing
+COSINE_SCALE = 10.0
 MERGED = 28  # pixels per merged image token side (14-px patches, merged 2 x 2)
 BUTTON_W, BUTTON_H = check.LOOKS["button"]
 
@@ -199,12 +202,17 @@ def encode(items: list[dict], image_processor) -> dict:
 
 def logits(tower, head, data: dict, chosen, kind: str = "concat"):
     """The head's scores for the examples ``chosen`` (indices into ``data``): of the picked tokens side by
-    side (``concat``), or the best of each token's own (``token``)."""
+    side (``concat``), or the best of each token's own (``token``; ``embedding``: cosines with the rows)."""
+    import torch
+
     patches = data["patches"][chosen]
     merged = tower(patches.reshape(-1, patches.shape[-1]), grid_thw=data["grid"][chosen]).pooler_output
     merged = merged.view(len(chosen), -1, merged.shape[-1])
     picked = merged.gather(1, data["picks"][chosen][:, :, None].expand(-1, -1, merged.shape[-1]))
-    return head(picked.flatten(1)) if kind == "concat" else head(picked).amax(1)  # token, embedding
+    if kind == "embedding":  # cosine, so that the tower need not outgrow the small embedding rows' scale
+        weight = torch.nn.functional.normalize(head.weight, dim=-1)
+        return (torch.nn.functional.normalize(picked, dim=-1) @ weight.T * COSINE_SCALE).amax(1)
+    return head(picked.flatten(1)) if kind == "concat" else head(picked).amax(1)
 
 
 def accuracy(tower, head, data: dict, kind: str = "concat", chunk: int = 256) -> float:

@@ -131,3 +131,20 @@ def test_the_embedding_head_is_the_decoders_fixed_embedding_of_each_words_token(
     assert (spied["head"].weight == embedding[ids]).all()  # after training: the decoder's rows, unchanged
     with pytest.raises(SystemExit):
         reading.main(["--out", str(tmp_path / "mixed"), "--head", "embedding"])  # needs whole-token words
+
+
+def test_the_embedding_head_scores_cosines_whatever_the_tokens_norm():
+    import torch
+
+    reading = load_script("reading_check")
+    features = torch.tensor([[[30.0, 0.0], [0.0, 0.5]]])  # a long token and a short one
+    data = {"patches": torch.zeros(1, 4, 3), "grid": torch.tensor([[1, 2, 2]]), "picks": torch.tensor([[0, 1]])}
+
+    class Tower(torch.nn.Module):
+        def forward(self, patches, grid_thw):
+            return type("Out", (), {"pooler_output": features.reshape(-1, 2)})()
+
+    head = torch.nn.Linear(2, 2, bias=False)
+    head.weight.data = torch.tensor([[0.2, 0.0], [0.0, 0.1]])  # small rows, as a random embedding's
+    scores = reading.logits(Tower(), head, data, torch.tensor([0]), "embedding")
+    assert torch.allclose(scores, torch.tensor([[1.0, 1.0]]) * reading.COSINE_SCALE)
