@@ -75,6 +75,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
@@ -97,6 +98,20 @@ BUTTON_WORDS = ("OK", "Yes", "No", "Go", "Save", "Send", "Next", "Stop", "Add", 
 WHOLE_TOKEN_WORDS = ("add", "back", "cancel", "close", "delete", "edit", "next", "open", "save", "submit")
 # ``one-two``: MiniWoB++'s click-test-2 and click-button-sequence, where the same word is always asked for
 WORDS = {"mixed": BUTTON_WORDS, "tokens": WHOLE_TOKEN_WORDS, "one-two": ("ONE", "TWO")}
+
+
+class ButtonPair(NamedTuple):
+    """How a ``button-pair`` screen is asked about (see :func:`_button_pair`)."""
+
+    questions: int = 1
+    buttons: int = 2
+    by: str = "word"
+    refer: bool = False
+    parse: bool = False
+    listed: bool = False
+    words: str = "mixed"
+
+
 WARMUP = 0.07  # share of the steps warming the rate up, in both loops
 SHAPE = {
     "hidden_size": 128,
@@ -262,21 +277,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.compare_trainer and args.placement != "cells":
         parser.error("--compare-trainer redraws screens from their cells: it needs --placement cells")
+    pair = {"buttons": args.buttons, "by": args.ask_by, "parse": args.parse, "listed": args.listed, "words": args.words}
+    more = {"also_look": args.also_look, "questions": args.questions, "refer": args.refer}
     pairs = args.look == "button-pair" and not args.also_look  # the options below draw button-pair screens
-    if args.questions != 1 and (args.questions < 1 or not pairs):
-        parser.error("--questions N: N of at least 1, with --look button-pair only")
-    if args.buttons != 2 and not (2 <= args.buttons <= 6 and pairs):
-        parser.error("--buttons N: N from 2 to 6, with --look button-pair only")
-    if args.refer and not pairs:
-        parser.error("--refer: with --look button-pair only")
-    if (args.parse or args.listed) and not pairs:
-        parser.error("--parse, --listed: with --look button-pair only")
-    if args.words != "mixed" and not pairs:
-        parser.error("--words: with --look button-pair only")
-    if args.ask_by == "side" and (args.buttons != 2 or not pairs):
-        parser.error("--ask-by side: two buttons, with --look button-pair only")
-    if args.ask_by == "first" and not pairs:
-        parser.error("--ask-by first: with --look button-pair only")
+    if not pairs and ButtonPair(questions=args.questions, refer=args.refer, **pair) != ButtonPair():
+        parser.error("--questions, --buttons, --ask-by, --refer, --parse, --listed, --words: --look button-pair only")
+    if args.questions < 1:
+        parser.error("--questions N: N of at least 1")
+    if not 2 <= args.buttons <= 6:
+        parser.error("--buttons N: N from 2 to 6")
+    if args.ask_by == "side" and args.buttons != 2:
+        parser.error("--ask-by side: two buttons")
     for look in filter(None, (args.look, args.also_look)):
         if look != "square" and args.placement == "cells":
             parser.error(f"a {look} is wider than a cell: use --placement anywhere or snapped")
@@ -293,8 +304,6 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     shape = {**SHAPE, **shape_overrides(args.shape)}
     drawing = {"placement": args.placement, "decimals": args.decimals, "look": args.look}
-    more = {"also_look": args.also_look, "questions": args.questions, "refer": args.refer}
-    pair = {"buttons": args.buttons, "by": args.ask_by, "parse": args.parse, "listed": args.listed, "words": args.words}
     train = draw(args.out / "train", args.screens, seed=0, **drawing, **more, **pair)
     heldout = draw(args.out / "heldout", 500, seed=1, **drawing, **pair)
     pixels = {} if args.image_mean is None else {"image_mean": [args.image_mean] * 3, "image_std": [args.image_std] * 3}
@@ -375,31 +384,22 @@ def draw(
     decimals: int = 4,
     look: str = "square",
     also_look: str | None = None,
-    questions: int = 1,
-    buttons: int = 2,
-    by: str = "word",
-    refer: bool = False,
-    parse: bool = False,
-    listed: bool = False,
-    words: str = "mixed",
+    **pair,
 ) -> Path:
     """``n`` screens and ``records.jsonl`` in ``folder`` (kept when already there); with ``also_look``,
-    each screen has that look instead at even odds; ``questions``, ``buttons``, ``by``, ``refer``,
-    ``parse``, ``listed``, ``words``: see :func:`_button_pair`."""
+    each screen has that look instead at even odds; ``pair``: the fields of :class:`ButtonPair`."""
     records = folder / "records.jsonl"
     if records.is_file():
         return records
     folder.mkdir(parents=True, exist_ok=True)
+    asking = ButtonPair(**pair)
     rng, lines, given = random.Random(seed), [], look
     for k in range(n):
         if also_look is not None:  # no draw without it, so that the one-look screens stay as they were
             look = rng.choice((given, also_look))
         width, height = LOOKS[look]
         if look == "button-pair":
-            pair = _button_pair(
-                folder, k, rng, placement, decimals, questions, buttons, by, refer, parse, listed, words
-            )
-            lines.append(json.dumps(pair))
+            lines.append(json.dumps(_button_pair(folder, k, rng, placement, decimals, asking)))
             continue
         if placement == "cells":
             row, col = rng.randrange(CELLS), rng.randrange(CELLS)
@@ -428,22 +428,17 @@ def _button_pair(
     rng: random.Random,
     placement: str,
     decimals: int,
-    questions: int = 1,
-    buttons: int = 2,
-    by: str = "word",
-    refer: bool = False,
-    parse: bool = False,
-    listed: bool = False,
-    word_set: str = "mixed",
+    asking: ButtonPair,
 ) -> dict:
-    """Screen ``k`` with ``buttons`` buttons of different words (from ``WORDS[word_set]``) apart from each
-    other, and the record asking for one by its word. ``by="side"``: as the left or the right one;
-    ``by="first"``: always the one showing the word set's first word. ``questions`` > 1: as many turns, the
-    later ones each for any button at even odds. ``refer``: a last turn asks for the word at another
+    """Screen ``k`` with ``buttons`` buttons of different words (from ``WORDS[words]``) apart from each
+    other, and the record asking for one by its word (the fields of ``asking``). ``by="side"``: as the left
+    or the right one; ``by="first"``: always the one showing the word set's first word. ``questions`` > 1:
+    as many turns, the later ones each for any button at even odds. ``refer``: a last turn asks for the word at another
     button's centre. ``parse``: the first answer lists every button's word and centre, top to bottom and
     left to right, to ``all`` before its click. ``listed``: the first question carries that list."""
     width, height = LOOKS["button"]
-    vocabulary = WORDS[word_set]
+    buttons, by = asking.buttons, asking.by
+    vocabulary = WORDS[asking.words]
     words = rng.sample(vocabulary if by != "first" else vocabulary[1:], buttons - (by == "first"))
     corners = [(rng.randrange(SIDE - width + 1), rng.randrange(SIDE - height + 1))]
     while len(corners) < buttons:  # each at least 4 px away from the others
@@ -469,16 +464,16 @@ def _button_pair(
     record = _click_record(k, f"Click the {name(asked)} button", centres[asked], decimals, others=others)
     order = sorted(range(buttons), key=lambda i: (centres[i][1], centres[i][0]))
     listing = "Buttons: " + ", ".join(f"{words[i]} at {_point(centres[i], decimals)}" for i in order) + "."
-    if parse:  # " word" after a space: one token with --words tokens
+    if asking.parse:  # " word" after a space: one token with --words tokens
         record["conversations"].insert(1, {"from": "gpt", "value": listing, "recipient": "all", "end_turn": False})
-    if listed:
+    if asking.listed:
         record["conversations"][0]["value"] = f"<image>{listing} Click the {name(asked)} button"
     turns = random.Random(k)  # its own draws, so that the screens are those of one question
-    for _ in range(questions - 1):  # more questions, each for any button: the screen alone cannot tell
+    for _ in range(asking.questions - 1):  # more questions, each for any button: the screen alone cannot tell
         which = turns.randrange(buttons)
         question = {"from": "human", "value": f"Click the {name(which)} button"}
         record["conversations"] += [question, _click(centres[which], decimals)]
-    if refer:  # the word of a button not asked for first: the text so far does not hold it
+    if asking.refer:  # the word of a button not asked for first: the text so far does not hold it
         which = turns.choice([i for i in range(buttons) if i != asked])
         record["conversations"] += [
             {"from": "human", "value": f"What is at {_point(centres[which], decimals)}?"},

@@ -106,11 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     test_set = encode(examples(heldout, crop, 1, rng, words), loaded.image_processor)
     # the merger's output width is the decoder's (vision_config.hidden_size in Qwen2-VL)
     read = train_set["features"] if args.head == "concat" else 1  # tokens side by side in the head's input
-    head = torch.nn.Linear(read * loaded.model.config.vision_config.hidden_size, len(words))
-    if args.head == "embedding":  # the decoder's input embedding of " word", fixed: no bias, no training
+    width = read * loaded.model.config.vision_config.hidden_size
+    head = torch.nn.Linear(width, len(words), bias=args.head != "embedding")
+    if args.head == "embedding":  # the decoder's input embedding of " word", fixed
         ids = [loaded.tokenizer(" " + w, add_special_tokens=False)["input_ids"] for w in words]
-        head = torch.nn.Linear(head.in_features, len(words), bias=False).requires_grad_(False)
-        head.weight.copy_(loaded.model.get_input_embeddings().weight[[i for (i,) in ids]].detach())
+        rows = loaded.model.get_input_embeddings().weight[[i for (i,) in ids]]
+        head.requires_grad_(False).weight.copy_(rows.detach())
     optimizer = torch.optim.AdamW([*tower.parameters(), *head.parameters()], lr=args.lr, weight_decay=0.01)
     results = {
         "crop": list(crop) if crop else "screen",
