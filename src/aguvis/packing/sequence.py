@@ -57,6 +57,12 @@ class TokenisedSample(Protocol):
     image_grid_thw: torch.Tensor | None
 
 
+class PatchSource(Protocol):
+    """Where a batch of pool rows gets its patches (``aguvis.train.preload.PatchPool``)."""
+
+    def gather(self, rows: torch.Tensor) -> torch.Tensor: ...
+
+
 @dataclass(frozen=True)
 class PackingSpec:
     """The few model constants the collator needs."""
@@ -119,13 +125,13 @@ class PackedBatch:
     def shape(self) -> tuple[int, int]:
         return (int(self.input_ids.shape[0]), int(self.input_ids.shape[1]))
 
-    def with_pixels(self, pool: torch.Tensor) -> PackedBatch:
+    def with_pixels(self, pool: PatchSource) -> PackedBatch:
         """Fill ``pixel_values`` from ``pool`` (``[rows, 1176]``, e.g. on the
-        GPU: see ``aguvis.train.preload``) at ``pixel_rows``; a batch that
+        GPU: ``aguvis.train.preload.PatchPool``) at ``pixel_rows``; a batch that
         already carries its pixels is returned as it is."""
         if self.pixel_rows is None:
             return self
-        return replace(self, pixel_values=pool.index_select(0, self.pixel_rows), pixel_rows=None)
+        return replace(self, pixel_values=pool.gather(self.pixel_rows), pixel_rows=None)
 
     def to(self, device: torch.device | str, non_blocking: bool = True) -> PackedBatch:
         """A copy with every tensor on ``device`` (ints and lists stay)."""

@@ -33,7 +33,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 import yaml
 
 Precision = Literal["auto", "bf16", "fp32", "tf32"]
-PreloadDtype = Literal["compute", "bf16"]
+PreloadDtype = Literal["compute", "uint8"]
 ScheduleName = Literal["cosine", "constant"]
 SyntheticKind = Literal["grounding", "planning"]
 AttentionName = Literal["varlen", "flex", "sdpa"]
@@ -130,11 +130,10 @@ class DataConfig:
     (synthetic or online-environment data); needs ``packing``. ``augment``
     (an :class:`AugmentConfig`) adds shifted copies of the preloaded samples.
     ``preload_dtype``: what the pool keeps the patches in; ``compute`` (the
-    dtype the vision tower computes in) or ``bf16`` for fp32 training whose
-    screens would not fit in device memory twice over. A patch value in bf16
-    is within about half a colour level of the fp32 one (a level is about
-    0.015 in normalised units, as is bf16's largest step over their range),
-    and the tower casts the patches back to the compute dtype.
+    dtype the vision tower computes in) or ``uint8``: the resized screens'
+    colour levels, one byte a value (a quarter of fp32, half of bf16),
+    normalised in fp32 as each step gathers them, so the tower sees the
+    processor's patches to within fp32 rounding.
     """
 
     mixture: str | None = None

@@ -10,10 +10,12 @@ environment) :func:`preload` does that work once, before training, in
 1. every record's token ids and labels (:meth:`RecordTokenizer.encode`);
 2. every *distinct* screenshot's patches (records that share a file, such
    as the reasoning levels of one step, share its patches), written into one
-   ``[rows, 1176]`` patch pool on the training device, in the dtype the vision
-   tower computes in (bf16 under mixed precision: the tower casts its input
-   to that dtype anyway, so nothing changes in the math), or in bf16 under
-   fp32 training when ``data.preload_dtype`` says so, to halve its memory.
+   ``[rows, 1176]`` :class:`PatchPool` on the training device, in the dtype
+   the vision tower computes in (bf16 under mixed precision: the tower casts
+   its input to that dtype anyway, so nothing changes in the math), or, when
+   ``data.preload_dtype`` is ``uint8``, as the resized screens' colour levels,
+   one byte a value (a quarter of fp32), normalised as the image processor
+   does when a step gathers them (equal to its patches within fp32 rounding).
 
 A :class:`PreloadedDataset` item then carries ``pixel_rows`` (its patches'
 rows in the pool) instead of ``pixel_values``; the packed collator passes
@@ -101,6 +103,46 @@ class ImageTable:
 
 
 @dataclass(frozen=True)
+class PatchPool:
+    """Every preloaded screenshot's patches, ``[rows, 1176]`` on the training device.
+
+    Float patches are gathered as they are. ``uint8`` ones are colour levels
+    (0..255), gathered as ``levels * scale + offset`` in fp32, per column:
+    the processor's rescaling and per-channel normalisation in one step.
+    """
+
+    patches: torch.Tensor
+    scale: torch.Tensor | None = None
+    offset: torch.Tensor | None = None
+
+    def gather(self, rows: torch.Tensor) -> torch.Tensor:
+        picked = self.patches.index_select(0, rows)
+        if self.scale is None or self.offset is None:
+            return picked
+        return torch.addcmul(self.offset, picked.float(), self.scale)
+
+    @classmethod
+    def of_levels(cls, patches: torch.Tensor, image_processor: Any) -> PatchPool:
+        """A pool of colour levels, normalised as ``image_processor`` would."""
+        scale, offset = level_normalisation(image_processor, patches.shape[1])
+        return cls(patches, scale.to(patches.device), offset.to(patches.device))
+
+
+def level_normalisation(image_processor: Any, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per patch column, ``(scale, offset)`` taking a colour level to the processor's value.
+
+    A patch is laid out channel-major (``[3, temporal, patch, patch]``
+    flattened), so column ``c`` belongs to channel ``c // (width // 3)``.
+    """
+    factor = image_processor.rescale_factor if image_processor.do_rescale else 1.0
+    mean = image_processor.image_mean if image_processor.do_normalize else [0.0, 0.0, 0.0]
+    std = image_processor.image_std if image_processor.do_normalize else [1.0, 1.0, 1.0]
+    scale = torch.tensor([factor / s for s in std], dtype=torch.float32)
+    offset = torch.tensor([-m / s for m, s in zip(mean, std, strict=True)], dtype=torch.float32)
+    return scale.repeat_interleave(width // 3), offset.repeat_interleave(width // 3)
+
+
+@dataclass(frozen=True)
 class ShiftAugment:
     """``copies`` shifted copies of every screen (``aguvis.data.augment``), each by a random offset
     of at most ``max_shift`` of the width and height, drawn from ``seed``; with ``retype``, each
@@ -121,8 +163,9 @@ def preload(
     workers: int,
     progress: bool = True,
     augment: ShiftAugment | None = None,
-) -> tuple[PreloadedDataset, torch.Tensor]:
-    """The dataset of ``samples`` and its patch pool ``[rows, 1176]`` on ``device``.
+) -> tuple[PreloadedDataset, PatchPool]:
+    """The dataset of ``samples`` and its patch pool ``[rows, 1176]`` on ``device``, in ``dtype``
+    (``torch.uint8``: colour levels, see :class:`PatchPool`).
 
     With ``augment``, every single-screen sample is followed (after all the
     originals) by ``augment.copies`` shifted copies; the samples of one screen
@@ -170,7 +213,8 @@ def preload(
         grids[done:stop] = [torch.tensor(grid) for grid in chunk_grids]
         done = stop
     table = ImageTable(offsets, grids, [path for path, _, _ in jobs], [shift for _, _, shift in jobs])
-    return PreloadedDataset(texts, image_ids, table), pool
+    patches = PatchPool.of_levels(pool, processor) if dtype == torch.uint8 else PatchPool(pool)
+    return PreloadedDataset(texts, image_ids, table), patches
 
 
 def _encode_all(
@@ -309,10 +353,12 @@ def _image_chunk(start: int, stop: int) -> tuple[torch.Tensor, list[list[int]]]:
             image = load_rgb_image(path)
             if dx or dy:
                 image = shift_image(image, dx, dy)
-            values, grid = tokenizer.vision_inputs([image], [count])
+            values, grid = tokenizer.vision_inputs([image], [count], normalise=dtype != torch.uint8)
+            assert values is not None and grid is not None
+            if dtype == torch.uint8 and not torch.equal(values, values.round().clamp(0, 255)):
+                raise ValueError("the resized screenshot's patches are not colour levels 0..255")
         except Exception as err:
             raise SampleError(f"screenshot {path}: {err}") from err
-        assert values is not None and grid is not None
         pixels.append(values.to(dtype))
         grids.append(grid[0].tolist())  # a list: every tensor sent back holds a file descriptor until freed
     return torch.cat(pixels), grids

@@ -83,7 +83,7 @@ from aguvis.train.distributed import DistributedContext, init_distributed
 from aguvis.train.loss import LabelLossModel, count_label_tokens
 from aguvis.train.metrics import MetricsLog, StepMetrics
 from aguvis.train.parallel import apply_fsdp, compute_dtype, enable_activation_checkpointing, set_tf32
-from aguvis.train.preload import ShiftAugment, preload, token_lengths
+from aguvis.train.preload import PatchPool, ShiftAugment, preload, token_lengths
 from aguvis.train.schedule import build_scheduler
 from aguvis.train.synthetic_data import make_synthetic_dataset, synthetic_records_path
 
@@ -126,7 +126,7 @@ class Trainer:
         self.hf_model = self.loaded.model
         self.model = self.build_training_model()
         self.optimizer = self.build_optimizer()
-        self.patch_pool: torch.Tensor | None = None  # with data.preload: every screenshot's patches, on the device
+        self.patch_pool: PatchPool | None = None  # with data.preload: every screenshot's patches, on the device
         self.dataset = self.build_dataset()
         self.collator = self.build_collator()
         self.sampler = self.build_sampler()
@@ -222,7 +222,7 @@ class Trainer:
                 samples,
                 self.record_tokenizer,
                 device=self.dist.device,
-                dtype=torch.bfloat16 if data.preload_dtype == "bf16" else self.dtype,
+                dtype=torch.uint8 if data.preload_dtype == "uint8" else self.dtype,
                 workers=data.num_workers,
                 progress=self.dist.is_main,
                 augment=None
