@@ -110,10 +110,14 @@ def test_the_trainer_computes_each_step_as_a_plain_model_does_and_the_packed_for
     assert summary["min_update_cosine"] > 0.999
     compare = results["compare"]
     reference = compare["float32 reference"]["loss"]
+    # bf16 rounding depends on the CPU's kernels (0.95 to 0.99 of the fp32 gradient); the packed
+    # forward in bf16 must be as close to fp32 as the model's own forward in bf16
+    bf16 = compare["bfloat16 reference"]["grad_cosine"]
+    assert bf16 > 0.9
     for kernel in ("varlen", "sdpa"):
         assert compare[f"float32 {kernel}"]["loss"] == pytest.approx(reference, abs=1e-4)
         assert compare[f"float32 {kernel}"]["grad_cosine"] > 0.9999
-        assert compare[f"bfloat16 {kernel}"]["grad_cosine"] > 0.99
+        assert compare[f"bfloat16 {kernel}"]["grad_cosine"] == pytest.approx(bf16, abs=0.005)
 
 
 @pytest.mark.slow
