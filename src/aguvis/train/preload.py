@@ -106,40 +106,35 @@ class ImageTable:
 class PatchPool:
     """Every preloaded screenshot's patches, ``[rows, 1176]`` on the training device.
 
-    Float patches are gathered as they are. ``uint8`` ones are colour levels
-    (0..255), gathered as ``levels * scale + offset`` in fp32, per column:
-    the processor's rescaling and per-channel normalisation in one step.
+    Float patches are gathered as they are. A pool of colour levels (uint8,
+    0..255) carries ``normalisation``, per column ``(scale, offset)``, and is
+    gathered as ``levels * scale + offset`` in fp32: the processor's
+    rescaling and per-channel normalisation in one step.
     """
 
     patches: torch.Tensor
-    scale: torch.Tensor | None = None
-    offset: torch.Tensor | None = None
+    normalisation: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def gather(self, rows: torch.Tensor) -> torch.Tensor:
         picked = self.patches.index_select(0, rows)
-        if self.scale is None or self.offset is None:
+        if self.normalisation is None:
             return picked
-        return torch.addcmul(self.offset, picked.float(), self.scale)
+        scale, offset = self.normalisation
+        return torch.addcmul(offset, picked.float(), scale)
 
     @classmethod
     def of_levels(cls, patches: torch.Tensor, image_processor: Any) -> PatchPool:
-        """A pool of colour levels, normalised as ``image_processor`` would."""
-        scale, offset = level_normalisation(image_processor, patches.shape[1])
-        return cls(patches, scale.to(patches.device), offset.to(patches.device))
-
-
-def level_normalisation(image_processor: Any, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per patch column, ``(scale, offset)`` taking a colour level to the processor's value.
-
-    A patch is laid out channel-major (``[3, temporal, patch, patch]``
-    flattened), so column ``c`` belongs to channel ``c // (width // 3)``.
-    """
-    factor = image_processor.rescale_factor if image_processor.do_rescale else 1.0
-    mean = image_processor.image_mean if image_processor.do_normalize else [0.0, 0.0, 0.0]
-    std = image_processor.image_std if image_processor.do_normalize else [1.0, 1.0, 1.0]
-    scale = torch.tensor([factor / s for s in std], dtype=torch.float32)
-    offset = torch.tensor([-m / s for m, s in zip(mean, std, strict=True)], dtype=torch.float32)
-    return scale.repeat_interleave(width // 3), offset.repeat_interleave(width // 3)
+        """A pool of colour levels, normalised as ``image_processor`` would. A patch is laid out
+        channel-major (``[3, temporal, patch, patch]`` flattened): column ``c`` is channel
+        ``c // (columns // 3)``."""
+        factor = image_processor.rescale_factor if image_processor.do_rescale else 1.0
+        mean = image_processor.image_mean if image_processor.do_normalize else [0.0, 0.0, 0.0]
+        std = image_processor.image_std if image_processor.do_normalize else [1.0, 1.0, 1.0]
+        per_channel = patches.shape[1] // 3
+        scale = torch.tensor([factor / s for s in std], dtype=torch.float32)
+        offset = torch.tensor([-m / s for m, s in zip(mean, std, strict=True)], dtype=torch.float32)
+        columns = (t.repeat_interleave(per_channel).to(patches.device) for t in (scale, offset))
+        return cls(patches, tuple(columns))
 
 
 @dataclass(frozen=True)
@@ -348,14 +343,15 @@ def _image_chunk(start: int, stop: int) -> tuple[torch.Tensor, list[list[int]]]:
     assert _STATE is not None
     tokenizer, jobs, dtype = _STATE
     pixels, grids = [], []
+    levels = dtype == torch.uint8
     for path, count, (dx, dy) in jobs[start:stop]:
         try:
             image = load_rgb_image(path)
             if dx or dy:
                 image = shift_image(image, dx, dy)
-            values, grid = tokenizer.vision_inputs([image], [count], normalise=dtype != torch.uint8)
+            values, grid = tokenizer.vision_inputs([image], [count], normalise=not levels)
             assert values is not None and grid is not None
-            if dtype == torch.uint8 and not torch.equal(values, values.round().clamp(0, 255)):
+            if levels and not torch.equal(values, values.round().clamp(0, 255)):
                 raise ValueError("the resized screenshot's patches are not colour levels 0..255")
         except Exception as err:
             raise SampleError(f"screenshot {path}: {err}") from err
