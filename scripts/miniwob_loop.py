@@ -62,9 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--stage2-overhead",
         type=float,
-        default=1.3,
-        help="stage 2's fixed cost (start-up, preloading, export) over stage 1's measured one: three reasoning"
-        " levels to tokenise (default 1.3)",
+        default=1.0,
+        help="stage 2's fixed cost (start-up, preloading, export) over stage 1's measured one (default 1.0: "
+        "run 10 measured 106 s against 113 s; 1.3 left 58 s of its call unused)",
     )
     parser.add_argument(
         "--slack", type=float, default=0.15, help="a stage may run this share over its planned time (default 0.15)"

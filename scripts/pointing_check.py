@@ -17,7 +17,8 @@ instead of by its word, ``--ask-by first`` always for one fixed word;
 button's centre; ``--parse`` has every answer list the buttons, word and
 centre in reading order, to ``all``, before the click, so that the click
 can be copied from that list, and ``--listed`` puts that list in the
-question; ``--questions N`` asks N times per training screen, so that the
+question (``--list-last``: after the asking; ``--no-screen``: and no screen
+at all, recall in plain text); ``--questions N`` asks N times per training screen, so that the
 screen alone does not tell the answer; button pairs are also scored on the
 model's own greedy replies (``score_generated``);
 ``--also-look`` draws half the training screens in a second look;
@@ -110,6 +111,8 @@ class ButtonPair(NamedTuple):
     parse: bool = False
     listed: bool = False
     words: str = "mixed"
+    screen: bool = True
+    list_last: bool = False
 
 
 WARMUP = 0.07  # share of the steps warming the rate up, in both loops
@@ -224,6 +227,19 @@ def main(argv: list[str] | None = None) -> int:
         "ones too), so that the click can be copied from the text: whether the decoder matches words at all",
     )
     parser.add_argument(
+        "--list-last",
+        action="store_true",
+        help="with --listed: the question first, then the list, so that each listed word can be compared with "
+        "the asked one as it is read (one step less for the decoder to compose)",
+    )
+    parser.add_argument(
+        "--no-screen",
+        dest="screen",
+        action="store_false",
+        help="button-pair with --listed: records without the screen, so recall is asked in plain text only "
+        "(whether the screen's tokens get in the way)",
+    )
+    parser.add_argument(
         "--image-mean",
         type=float,
         metavar="M",
@@ -277,11 +293,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.compare_trainer and args.placement != "cells":
         parser.error("--compare-trainer redraws screens from their cells: it needs --placement cells")
-    pair = {"buttons": args.buttons, "by": args.ask_by, "parse": args.parse, "listed": args.listed, "words": args.words}
+    pair = {
+        "buttons": args.buttons,
+        "by": args.ask_by,
+        "parse": args.parse,
+        "listed": args.listed,
+        "words": args.words,
+        "screen": args.screen,
+        "list_last": args.list_last,
+    }
     more = {"also_look": args.also_look, "questions": args.questions, "refer": args.refer}
     pairs = args.look == "button-pair" and not args.also_look  # the options below draw button-pair screens
     if not pairs and ButtonPair(questions=args.questions, refer=args.refer, **pair) != ButtonPair():
         parser.error("--questions, --buttons, --ask-by, --refer, --parse, --listed, --words: --look button-pair only")
+    if args.list_last and not args.listed:
+        parser.error("--list-last: with --listed")
+    if not args.screen and not args.listed:
+        parser.error("--no-screen: with --listed (without the list nothing tells where the buttons are)")
     if args.questions < 1:
         parser.error("--questions N: N of at least 1")
     if not 2 <= args.buttons <= 6:
@@ -328,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
         "parse": args.parse,
         "listed": args.listed,
         "words": args.words,
+        "screen": args.screen,
+        "list_last": args.list_last,
         **pixels,
     }
 
@@ -467,7 +497,12 @@ def _button_pair(
     if asking.parse:  # " word" after a space: one token with --words tokens
         record["conversations"].insert(1, {"from": "gpt", "value": listing, "recipient": "all", "end_turn": False})
     if asking.listed:
-        record["conversations"][0]["value"] = f"<image>{listing} Click the {name(asked)} button"
+        asked_for = f"Click the {name(asked)} button"
+        text = f"{asked_for}. {listing}" if asking.list_last else f"{listing} {asked_for}"
+        record["conversations"][0]["value"] = f"<image>{text}"
+    if not asking.screen:  # plain text: the list is all there is to go by
+        del record["image"]
+        record["conversations"][0]["value"] = record["conversations"][0]["value"].removeprefix("<image>")
     turns = random.Random(k)  # its own draws, so that the screens are those of one question
     for _ in range(asking.questions - 1):  # more questions, each for any button: the screen alone cannot tell
         which = turns.randrange(buttons)
@@ -586,13 +621,15 @@ def _batch(model, items: list, device) -> dict:
 
     pad = model.config.get_text_config().pad_token_id or 0
     ids = pad_sequence([t.input_ids for t in items], batch_first=True, padding_value=pad).to(device)
-    return {
+    batch = {
         "input_ids": ids,
         "labels": pad_sequence([t.labels for t in items], batch_first=True, padding_value=-100).to(device),
         "mm_token_type_ids": (ids == model.config.image_token_id).int(),
-        "pixel_values": torch.cat([t.pixel_values for t in items]).to(device),
-        "image_grid_thw": torch.cat([t.image_grid_thw for t in items]).to(device),
     }
+    if items[0].pixel_values is not None:  # --no-screen records have none
+        batch["pixel_values"] = torch.cat([t.pixel_values for t in items]).to(device)
+        batch["image_grid_thw"] = torch.cat([t.image_grid_thw for t in items]).to(device)
+    return batch
 
 
 def train_reference(args, records: Path) -> Path:
@@ -876,8 +913,8 @@ def score_generated(model_dir: Path, records: Path, n: int = 200) -> dict:
     backend = LocalBackend(model_dir, device=str(_device()), dtype=torch.float32, batch_size=50)
     chosen = list(itertools.islice(read_records(records), n))
     system = Turn("system", GROUNDING_SYSTEM_PROMPT)  # what a record without a system turn is trained with
-    images = [Image.open(records.parent / r.images[0]).convert("RGB") for r in chosen]
-    prompts = [ChatPrompt([im], [system, r.conversations[0]], Mode.SELF_PLAN) for im, r in zip(images, chosen)]
+    images = [[Image.open(records.parent / name).convert("RGB") for name in r.images] for r in chosen]
+    prompts = [ChatPrompt(ims, [system, r.conversations[0]], Mode.SELF_PLAN) for ims, r in zip(images, chosen)]
     judged = [
         judge(record, prompt.reply_head + generation.text)
         for record, prompt, generation in zip(

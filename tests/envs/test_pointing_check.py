@@ -63,6 +63,8 @@ def test_a_packed_variant_needs_a_new_name_and_key_value_overrides(tmp_path, spe
         ["--buttons", "3", "--look", "button"],
         ["--ask-by", "side", "--look", "button-pair", "--buttons", "3"],
         ["--refer", "--look", "button"],
+        ["--no-screen", "--look", "button-pair"],
+        ["--list-last", "--look", "button-pair"],
     ],
 )
 def test_more_questions_or_buttons_need_a_button_pair(tmp_path, extra):
@@ -395,6 +397,35 @@ def test_a_listed_question_carries_the_buttons_list_before_asking(tmp_path):
         assert record["conversations"][1:] == first["conversations"][1:]
         points = sorted(p for _, p in check._listing(question))
         assert points == sorted(tuple(c) for c in [record["centre"], *record["others"]])
+
+
+def test_with_the_list_last_the_question_comes_first_and_the_same_list_follows(tmp_path):
+    check = load_script("pointing_check")
+    drawing = {"placement": "anywhere", "look": "button-pair", "words": "tokens", "listed": True}
+    before = check.draw(tmp_path / "before", 6, seed=5, **drawing)
+    after = check.draw(tmp_path / "after", 6, seed=5, list_last=True, **drawing)
+    for first, line in zip(before.read_text().splitlines(), after.read_text().splitlines(), strict=True):
+        first, record = json.loads(first), json.loads(line)
+        listing, _, asked = first["conversations"][0]["value"].removeprefix("<image>").rpartition(" Click")
+        assert record["conversations"][0]["value"] == f"<image>Click{asked}. {listing}"
+        assert record["conversations"][1:] == first["conversations"][1:]
+
+
+def test_without_the_screen_a_listed_record_is_plain_text_and_its_replies_are_scored(tmp_path, monkeypatch):
+    check = load_script("pointing_check")
+    monkeypatch.chdir(SCRIPTS.parent)
+    drawing = {"placement": "anywhere", "look": "button-pair", "words": "tokens", "listed": True}
+    listed = check.draw(tmp_path / "listed", 4, seed=5, **drawing)
+    plain = check.draw(tmp_path / "plain", 4, seed=5, screen=False, **drawing)
+    for first, line in zip(listed.read_text().splitlines(), plain.read_text().splitlines(), strict=True):
+        first, record = json.loads(first), json.loads(line)
+        assert "image" not in record and "image" in first
+        assert "<image>" + record["conversations"][0]["value"] == first["conversations"][0]["value"]
+        assert record["conversations"][1:] == first["conversations"][1:]
+    model = check.random_model(tmp_path, {**check.SHAPE, "absolute_position_code": 8}, {}, seed=7)
+    scored = check.score_generated(model, plain, n=4)
+    assert scored["screens"] == 4 and set(scored) == {"screens", "clicked_asked", "clicked_other"}
+    assert check.score(model, plain, "anywhere", 4, "button-pair", False)["loss"] > 0
 
 
 def test_asked_by_the_first_word_every_screen_shows_it_and_asks_for_it(tmp_path):

@@ -217,11 +217,12 @@ def _encode_all(
 ) -> list[EncodedText]:
     texts: list[EncodedText] = []
     for chunk in _parallel(_encode_chunk, (tokenizer, samples), len(samples), workers, desc, progress):
-        texts += [
-            EncodedText(torch.tensor(ids), torch.tensor(labels), tuple(map(Path, paths)), tuple(counts))
-            for ids, labels, paths, counts in chunk
-        ]
+        texts += [_encoded_text(*encoded) for encoded in chunk]
     return texts
+
+
+def _encoded_text(ids: list[int], labels: list[int], paths: list[str], counts: list[int]) -> EncodedText:
+    return EncodedText(torch.tensor(ids), torch.tensor(labels), tuple(map(Path, paths)), tuple(counts))
 
 
 def _augment(
@@ -262,7 +263,7 @@ def _augment(
             copy_of[image, copy] = (len(jobs), shift)
             path, count, _ = jobs[image]
             jobs.append((path, count, shift))
-    shifted: list[Sample] = []
+    plans: list[tuple[int, int, float, float]] = []  # (sample, copy, shift as a share of the width, height)
     shifted_ids: list[tuple[int, ...]] = []
     for copy in range(1, augment.copies + 1):
         for index, ids in enumerate(image_ids):
@@ -270,13 +271,13 @@ def _augment(
                 continue
             new_id, (dx, dy) = copy_of[ids[0], copy]
             width, height = sizes[ids[0]]
-            sample = samples[index]
-            record = shift_record(sample.record, dx / width, dy / height)
-            if augment.retype:
-                record = retype_record(record, random.Random(f"{augment.seed}:retype:{index}:{copy}"))
-            shifted.append(Sample(record, sample.images_root))
+            plans.append((index, copy, dx / width, dy / height))
             shifted_ids.append((new_id,))
-    return _encode_all(shifted, tokenizer, workers, "tokenise shifted", progress), shifted_ids
+    texts: list[EncodedText] = []
+    state = (tokenizer, samples, plans, augment)
+    for chunk in _parallel(_shifted_chunk, state, len(plans), workers, "tokenise shifted", progress):
+        texts += [_encoded_text(*encoded) for encoded in chunk]
+    return texts, shifted_ids
 
 
 def token_lengths(
@@ -300,21 +301,41 @@ def token_lengths(
 _STATE: tuple[Any, ...] | None = None
 
 
-def _encode_chunk(start: int, stop: int) -> list[tuple[list[int], list[int], list[str], list[int]]]:
+Encoded = tuple[list[int], list[int], list[str], list[int]]  # plain lists: cheap to send back
+
+
+def _encode_chunk(start: int, stop: int) -> list[Encoded]:
     assert _STATE is not None
     tokenizer, samples = _STATE
+    return [_encode(tokenizer, samples[index], f"training sample {index}") for index in range(start, stop)]
+
+
+def _shifted_chunk(start: int, stop: int) -> list[Encoded]:
+    """Shifted copies, built here rather than in the parent: parsing every action to move it costs
+    about 2 ms a record, minutes for a stage's copies in one process."""
+    assert _STATE is not None
+    tokenizer, samples, plans, augment = _STATE
     out = []
-    for index in range(start, stop):
+    for index, copy, dx, dy in plans[start:stop]:
         sample = samples[index]
+        name = f"shifted copy {copy} of training sample {index}"
         try:
-            text = tokenizer.encode(sample.record, sample.images_root)
+            record = shift_record(sample.record, dx, dy)
+            if augment.retype:
+                record = retype_record(record, random.Random(f"{augment.seed}:retype:{index}:{copy}"))
         except Exception as err:
-            images = ", ".join(sample.record.images) or "no images"
-            raise SampleError(f"training sample {index} ({images} under {sample.images_root}): {err}") from err
-        out.append(
-            (text.input_ids.tolist(), text.labels.tolist(), [str(p) for p in text.image_paths], list(text.image_tokens))
-        )
+            raise SampleError(f"{name} ({', '.join(sample.record.images)}): {err}") from err
+        out.append(_encode(tokenizer, Sample(record, sample.images_root), name))
     return out
+
+
+def _encode(tokenizer: RecordTokenizer, sample: Sample, name: str) -> Encoded:
+    try:
+        text = tokenizer.encode(sample.record, sample.images_root)
+    except Exception as err:
+        images = ", ".join(sample.record.images) or "no images"
+        raise SampleError(f"{name} ({images} under {sample.images_root}): {err}") from err
+    return text.input_ids.tolist(), text.labels.tolist(), [str(p) for p in text.image_paths], list(text.image_tokens)
 
 
 def _extent_chunk(start: int, stop: int) -> list[tuple[bool, Extent | None, tuple[int, int]]]:
