@@ -39,6 +39,13 @@ def test_the_fixed_cost_estimate_counts_the_augmented_copies_a_stage_preloads(tm
     assert loop._screen_copies(args, "stage1") == 1
 
 
+def test_only_the_probes_data_preparation_grows_with_a_stages_copies():
+    loop = load_script("miniwob_loop")
+    assert loop._stage_fixed_cost(35.0, 16.0, 4) == 35.0 + 3 * 16.0
+    assert loop._stage_fixed_cost(35.0, 16.0, 1) == 35.0
+    assert loop._stage_fixed_cost(35.0, 50.0, 4) == 4 * 35.0  # no more data time than the whole fixed cost
+
+
 def test_training_seconds_weight_each_logged_step_time_by_the_steps_it_covers():
     loop = load_script("miniwob_loop")
     rows = [{"step": 20, "step_time_s": 0.1}, {"step": 40, "step_time_s": 0.2}, {"step": 45, "step_time_s": 0.4}]

@@ -158,6 +158,13 @@ def test_metrics_log_every_step_with_counts_over_the_step(run):
     assert metrics[1]["lr"] > metrics[-1]["lr"]
 
 
+def test_timings_say_where_the_run_went_its_data_within_its_set_up(run):
+    timings = json.loads((run["output"] / "timings.json").read_text())
+    assert set(timings) == {"setup_s", "data_s", "train_s", "export_s"}
+    assert 0 < timings["data_s"] < timings["setup_s"]
+    assert timings["train_s"] > 0 and timings["export_s"] > 0
+
+
 def test_only_the_newest_checkpoints_are_kept_and_all_are_complete(run):
     names = sorted(p.name for p in (run["output"] / "checkpoints").iterdir())
     assert names == ["step-00000003", "step-00000006"]

@@ -21,7 +21,8 @@ process) and under ``torchrun`` (any number of processes and nodes):
    with its summed loss divided by that count, clip, step;
 5. log to ``metrics.jsonl`` and a progress bar; checkpoint every
    ``save_every`` steps and at the end; export the final model to
-   ``<output_dir>/model`` in Hugging Face format.
+   ``<output_dir>/model`` in Hugging Face format, and where the run's time
+   went to ``timings.json`` (set-up, data of it, training, saving).
 
 Nothing in a step waits for the GPU on a single process: label counts come
 from the host copy of the batch, and the loss and gradient norm stay on the
@@ -41,6 +42,7 @@ LR schedule is a function of the step, and the data order a function of
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -116,6 +118,7 @@ class Trainer:
 
     def setup(self, loaded: Loaded | None) -> None:
         """Build everything in order; resume if a checkpoint is configured."""
+        started = time.perf_counter()
         config = self.config
         self.output_dir = Path(config.run.output_dir)
         seed_everything(config.run.seed)
@@ -127,9 +130,12 @@ class Trainer:
         self.model = self.build_training_model()
         self.optimizer = self.build_optimizer()
         self.patch_pool: PatchPool | None = None  # with data.preload: every screenshot's patches, on the device
+        data_started = time.perf_counter()
         self.dataset = self.build_dataset()
         self.collator = self.build_collator()
         self.sampler = self.build_sampler()
+        # Where a run's time goes (timings.json): callers fitting runs into a time budget size the fixed costs
+        self.timings = {"data_s": time.perf_counter() - data_started}
         self.total_steps = self.plan_steps()
         self.scheduler = build_scheduler(
             self.optimizer,
@@ -146,6 +152,7 @@ class Trainer:
         self.step_epoch = 0  # epoch of the micro-batches in training (set by next_micro_batches)
         self.resume()
         self.metrics.truncate_after(self.step)
+        self.timings["setup_s"] = time.perf_counter() - started
 
     def build_model(self) -> Loaded:
         """The configured model in fp32 on the CPU; sharding then moves each rank's shard to its device.
@@ -343,6 +350,7 @@ class Trainer:
         """
         self.write_config()
         self.stopped_by_time = False
+        loop_started = time.perf_counter()
         start = self.clock()
         stream = self.micro_batch_stream()
         bar = tqdm(total=self.total_steps, initial=self.step, desc="train", unit="step", disable=not self.dist.is_main)
@@ -371,9 +379,16 @@ class Trainer:
                 self.step,
                 self.total_steps,
             )
+        saving_started = time.perf_counter()
+        self.timings["train_s"] = saving_started - loop_started
         if self.checkpointer.latest() != self.checkpointer.step_dir(self.step):
             self.save_checkpoint()
-        return self.export_final_model()
+        final = self.export_final_model()
+        self.timings["export_s"] = time.perf_counter() - saving_started
+        if self.dist.is_main:
+            timings = {name: round(seconds, 3) for name, seconds in self.timings.items()}
+            (self.output_dir / "timings.json").write_text(json.dumps(timings, indent=2) + "\n", encoding="utf-8")
+        return final
 
     def out_of_time(self, start: float) -> bool:
         """Whether ``run.max_seconds`` have passed since ``start`` (a :attr:`clock` reading) on any rank.
