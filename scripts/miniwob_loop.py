@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         times = [m["step_time_s"] for m in probe["metrics"]][5:] or [m["step_time_s"] for m in probe["metrics"]]
         step_s = statistics.median(times)
         overhead_s = max(probe["wall_s"] - sum(m["step_time_s"] for m in probe["metrics"]), 0.0)
-        data_s = probe["timings"].get("data_s", overhead_s)
+        data_s = probe["timings"]["data_s"]
         summary["probe"] = {"step_s": step_s, "overhead_s": overhead_s, "data_s": data_s}
         overhead_s = _stage_fixed_cost(overhead_s, data_s, _screen_copies(args, "stage1"))
 
@@ -200,8 +200,7 @@ def _train(
     if name != "probe":
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / f"{name}-metrics.jsonl").write_text(metrics_file.read_text(encoding="utf-8"), encoding="utf-8")
-    timings_file = output / "timings.json"
-    timings = json.loads(timings_file.read_text(encoding="utf-8")) if timings_file.is_file() else {}
+    timings = json.loads((output / "timings.json").read_text(encoding="utf-8"))
     return {"wall_s": wall, "metrics": metrics, "timings": timings}
 
 
