@@ -6,7 +6,8 @@ what goes with it. Here it is in its barest form, plain tokens, no screen, no to
 (that key's value). Two gaps are the layout's knobs: filler tokens between a key and its value
 (``--kv-gap``; in ``word at (x=0.1339, ...)`` the decisive digit is six tokens after the word) and
 between the asked word and the answer (``--query-gap``; in an Aguvis reply the goal's word and the
-click's first decimal are about fifteen tokens apart). Fresh samples every step, so memorising is
+click's first decimal are about fifteen tokens apart; ``--template`` makes those distinct tokens in a
+fixed order, as a chat template's are, instead of one repeated filler). Fresh samples every step, so memorising is
 no way out; loss on the answer token only. The decoder is Qwen2's, the text half of Qwen2-VL (on
 text alone M-RoPE is RoPE).
 
@@ -34,10 +35,11 @@ class Layout:
     kv_gap: int = 0
     query_gap: int = 0
     query_first: bool = False  # the question before the list (so each key can be compared as it is read)
+    template: bool = False  # the query gap as distinct tokens in a fixed order, as a chat template's are
 
     @property
     def vocab_size(self) -> int:
-        return 4 + self.words + self.values
+        return 4 + self.words + self.values + (self.query_gap if self.template else 0)
 
     def word(self, i: int) -> int:
         return 4 + i
@@ -53,16 +55,19 @@ class Sample:
     asked: int  # which key the question names
 
 
-def sample(layout: Layout, rng: random.Random) -> Sample:
-    """One sequence: ``BOS [ASK w] k1 fill* v1 ... kK fill* vK [ASK w] fill* answer``."""
+def sample(layout: Layout, rng: random.Random, adjacent: bool = False) -> Sample:
+    """One sequence: ``BOS [ASK w] k1 fill* v1 ... kK fill* vK [ASK w] fill* answer``; ``adjacent``:
+    without the query gap, and as many more ``BOS`` in front, so that every sample has one length."""
+    gap = 0 if adjacent else layout.query_gap
+    fill = [4 + layout.words + layout.values + i for i in range(gap)] if layout.template else [QUERY_FILL] * gap
     words = rng.sample(range(layout.words), layout.keys)
     values = [layout.value(v) for v in rng.sample(range(layout.values), layout.keys)]
     asked = rng.randrange(layout.keys)
     question = [ASK, layout.word(words[asked])]
-    ids = [BOS] + (question if layout.query_first else [])
+    ids = [BOS] * (1 + layout.query_gap - gap) + (question if layout.query_first else [])
     for word, value in zip(words, values):
         ids += [layout.word(word)] + [KV_FILL] * layout.kv_gap + [value]
-    ids += ([] if layout.query_first else question) + [QUERY_FILL] * layout.query_gap + [values[asked]]
+    ids += ([] if layout.query_first else question) + fill + [values[asked]]
     return Sample(ids, values, asked)
 
 
@@ -123,10 +128,12 @@ def train(
     progress: bool = False,
     device: str = "cpu",
     on_eval=None,
+    mix_adjacent: float = 0.0,
 ) -> dict:
     """Train from random weights with AdamW (constant rate after a linear warm-up); the held-out
-    shares every ``eval_every`` steps and at the end, each also given to ``on_eval`` with the
-    result so far (so that a run cut short still leaves its curve)."""
+    shares (on the layout itself) every ``eval_every`` steps and at the end, each also given to
+    ``on_eval`` with the result so far (so that a run cut short still leaves its curve).
+    ``mix_adjacent``: this share of the training samples without the query gap, a curriculum."""
     import torch
     from tqdm import tqdm
 
@@ -140,6 +147,7 @@ def train(
         "lr": lr,
         "shape": {"hidden": hidden, "layers": layers, "heads": heads},
         "seed": seed,
+        "mix_adjacent": mix_adjacent,
         "device": device,
         "chance": round(1 / layout.keys, 3),
         "curve": [],
@@ -148,7 +156,8 @@ def train(
     for step in tqdm(range(1, steps + 1), desc="train", unit="step", disable=not progress):
         for group in optimizer.param_groups:
             group["lr"] = lr * min(1.0, step / warmup)
-        ids, labels = batch([sample(layout, rng) for _ in range(batch_size)], device)
+        samples = [sample(layout, rng, mix_adjacent > 0 and rng.random() < mix_adjacent) for _ in range(batch_size)]
+        ids, labels = batch(samples, device)
         loss = model(input_ids=ids, labels=labels).loss
         loss.backward()
         optimizer.step()
@@ -172,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kv-gap", type=int, default=0, help="filler tokens between a key and its value")
     parser.add_argument("--query-gap", type=int, default=0, help="filler tokens between the asked word and the answer")
     parser.add_argument("--query-first", action="store_true", help="the question before the list")
+    parser.add_argument("--template", action="store_true", help="the query gap as distinct tokens in a fixed order")
+    parser.add_argument(
+        "--mix-adjacent", type=float, default=0.0, help="share of training samples without the query gap (a curriculum)"
+    )
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=32, help="samples per step (default 32)")
     parser.add_argument("--lr", type=float, default=1e-3, help="rate after the 100-step warm-up (default 1e-3)")
@@ -185,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.keys > min(args.words, args.values):
         parser.error(f"--keys {args.keys} needs at least as many --words and --values")
-    layout = Layout(args.keys, args.words, args.values, args.kv_gap, args.query_gap, args.query_first)
+    layout = Layout(args.keys, args.words, args.values, args.kv_gap, args.query_gap, args.query_first, args.template)
 
     def save(result: dict) -> None:
         if args.out:
@@ -196,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     result = train(
         layout, args.steps, args.batch, args.lr, hidden=args.hidden, layers=args.layers, heads=args.heads,
         seed=args.seed, eval_every=args.eval_every, progress=True, device=args.device, on_eval=save,
+        mix_adjacent=args.mix_adjacent,
     )  # fmt: skip
     print(json.dumps(result["final"]))
     return 0

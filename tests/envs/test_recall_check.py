@@ -38,6 +38,24 @@ def test_the_question_first_layout_asks_before_the_list(check):
     assert s.ids[-3:] == [check.QUERY_FILL, check.QUERY_FILL, s.values[s.asked]]
 
 
+def test_a_template_gap_is_the_same_distinct_tokens_in_every_sample(check):
+    layout = check.Layout(query_gap=3, template=True)
+    rng = random.Random(2)
+    gaps = {tuple(check.sample(layout, rng).ids[-4:-1]) for _ in range(20)}
+    assert len(gaps) == 1
+    (gap,) = gaps
+    assert len(set(gap)) == 3 and min(gap) >= 4 + layout.words + layout.values and max(gap) < layout.vocab_size
+
+
+def test_an_adjacent_sample_drops_the_gap_and_keeps_the_length(check):
+    layout = check.Layout(query_gap=2)
+    rng = random.Random(3)
+    gapped, adjacent = check.sample(layout, rng), check.sample(layout, rng, adjacent=True)
+    assert len(gapped.ids) == len(adjacent.ids)
+    assert adjacent.ids[:3] == [check.BOS] * 3 and check.QUERY_FILL not in adjacent.ids
+    assert adjacent.ids[-3:-1] == [check.ASK, adjacent.ids[-3 + 1]] and adjacent.ids[-1] == adjacent.values[adjacent.asked]
+
+
 def test_only_the_answer_is_labelled(check):
     layout = check.Layout()
     rng = random.Random(1)
