@@ -47,6 +47,9 @@ class Layout:
     def value(self, i: int) -> int:
         return 4 + self.words + i
 
+    def template_token(self, i: int) -> int:
+        return 4 + self.words + self.values + i
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -59,7 +62,7 @@ def sample(layout: Layout, rng: random.Random, adjacent: bool = False) -> Sample
     """One sequence: ``BOS [ASK w] k1 fill* v1 ... kK fill* vK [ASK w] fill* answer``; ``adjacent``:
     without the query gap, and as many more ``BOS`` in front, so that every sample has one length."""
     gap = 0 if adjacent else layout.query_gap
-    fill = [4 + layout.words + layout.values + i for i in range(gap)] if layout.template else [QUERY_FILL] * gap
+    fill = [layout.template_token(i) for i in range(gap)] if layout.template else [QUERY_FILL] * gap
     words = rng.sample(range(layout.words), layout.keys)
     values = [layout.value(v) for v in rng.sample(range(layout.values), layout.keys)]
     asked = rng.randrange(layout.keys)
