@@ -7,9 +7,12 @@ what goes with it. Here it is in its barest form, plain tokens, no screen, no to
 (``--kv-gap``; in ``word at (x=0.1339, ...)`` the decisive digit is six tokens after the word) and
 between the asked word and the answer (``--query-gap``; in an Aguvis reply the goal's word and the
 click's first decimal are about fifteen tokens apart; ``--template`` makes those distinct tokens in a
-fixed order, as a chat template's are, instead of one repeated filler). Fresh samples every step, so memorising is
-no way out; loss on the answer token only. The decoder is Qwen2's, the text half of Qwen2-VL (on
-text alone M-RoPE is RoPE).
+fixed order, as a chat template's are, instead of one repeated filler). ``--ask-vocab`` asks with ids
+of its own, as a goal's text is not the screen's pixels; ``--mix-copy`` mixes in questions answered by
+the asked word itself, as typing the goal's text is. Fresh samples every step, so memorising is
+no way out; loss on the answer token only. Whether the gap is bridged depends on the batch more than
+on the steps (benchmarks/README.md, run 11's section). The decoder is Qwen2's, the text half of
+Qwen2-VL (on text alone M-RoPE is RoPE).
 
     python scripts/recall_check.py --steps 2000 --kv-gap 1 --lr 3e-4 --out runs/recall/kv1.json
 """
@@ -36,10 +39,19 @@ class Layout:
     query_gap: int = 0
     query_first: bool = False  # the question before the list (so each key can be compared as it is read)
     template: bool = False  # the query gap as distinct tokens in a fixed order, as a chat template's are
+    ask_vocab: bool = False  # the question's word from its own ids, as a goal's text is not the screen's pixels
+    copy_task: bool = False  # a second question, COPY w, answered by the key word w itself (its id: the last)
 
     @property
     def vocab_size(self) -> int:
-        return 4 + self.words + self.values + (self.query_gap if self.template else 0)
+        after_template = self.template_token(self.query_gap if self.template else 0)
+        return after_template + (self.words if self.ask_vocab else 0) + self.copy_task
+
+    @property
+    def copy_token(self) -> int:
+        if not self.copy_task:
+            raise ValueError("this layout has no copy task")
+        return self.vocab_size - 1
 
     def word(self, i: int) -> int:
         return 4 + i
@@ -50,6 +62,12 @@ class Layout:
     def template_token(self, i: int) -> int:
         return 4 + self.words + self.values + i
 
+    def asked_word(self, i: int) -> int:
+        """The question's token for key word ``i``: its own id with ``ask_vocab``, else the key's."""
+        if not self.ask_vocab:
+            return self.word(i)
+        return self.template_token(self.query_gap if self.template else 0) + i
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -58,19 +76,21 @@ class Sample:
     asked: int  # which key the question names
 
 
-def sample(layout: Layout, rng: random.Random, adjacent: bool = False) -> Sample:
+def sample(layout: Layout, rng: random.Random, adjacent: bool = False, copy: bool = False) -> Sample:
     """One sequence: ``BOS [ASK w] k1 fill* v1 ... kK fill* vK [ASK w] fill* answer``; ``adjacent``:
-    without the query gap, and as many more ``BOS`` in front, so that every sample has one length."""
+    without the query gap, and as many more ``BOS`` in front, so that every sample has one length;
+    ``copy``: ``COPY w`` instead of ``ASK w``, answered by the key word ``w``, which carries the
+    word across the gap without the recall (as typing the goal's text does in MiniWoB++)."""
     gap = 0 if adjacent else layout.query_gap
     fill = [layout.template_token(i) for i in range(gap)] if layout.template else [QUERY_FILL] * gap
     words = rng.sample(range(layout.words), layout.keys)
     values = [layout.value(v) for v in rng.sample(range(layout.values), layout.keys)]
     asked = rng.randrange(layout.keys)
-    question = [ASK, layout.word(words[asked])]
+    question = [layout.copy_token if copy else ASK, layout.asked_word(words[asked])]
     ids = [BOS] * (1 + layout.query_gap - gap) + (question if layout.query_first else [])
     for word, value in zip(words, values):
         ids += [layout.word(word)] + [KV_FILL] * layout.kv_gap + [value]
-    ids += ([] if layout.query_first else question) + fill + [values[asked]]
+    ids += ([] if layout.query_first else question) + fill + [layout.word(words[asked]) if copy else values[asked]]
     return Sample(ids, values, asked)
 
 
@@ -103,17 +123,25 @@ def build_model(layout: Layout, hidden: int, layers: int, heads: int, seed: int)
 
 
 def evaluate(model, layout: Layout, n: int, seed: int, device: str = "cpu") -> dict:
-    """Greedy answers on ``n`` fresh samples: the share naming the asked key's value and another key's."""
+    """Greedy answers on ``n`` fresh samples: the share naming the asked key's value and another key's;
+    with a copy task, also the share of copy questions answered with the word."""
     import torch
+
+    def answers(samples: list[Sample]) -> list[int]:
+        ids, _ = batch(samples, device)
+        with torch.inference_mode():
+            return model(input_ids=ids[:, :-1]).logits[:, -1].argmax(-1).tolist()
 
     rng = random.Random(seed)
     samples = [sample(layout, rng) for _ in range(n)]
-    ids, _ = batch(samples, device)
-    with torch.inference_mode():
-        predicted = model(input_ids=ids[:, :-1]).logits[:, -1].argmax(-1).tolist()
+    predicted = answers(samples)
     asked = sum(p == s.values[s.asked] for p, s in zip(predicted, samples))
     other = sum(p in s.values and p != s.values[s.asked] for p, s in zip(predicted, samples))
-    return {"asked": round(asked / n, 3), "other": round(other / n, 3)}
+    shares = {"asked": round(asked / n, 3), "other": round(other / n, 3)}
+    if layout.copy_task:
+        copies = [sample(layout, rng, copy=True) for _ in range(n)]
+        shares["copied"] = round(sum(p == s.ids[-1] for p, s in zip(answers(copies), copies)) / n, 3)
+    return shares
 
 
 def train(
@@ -132,11 +160,13 @@ def train(
     device: str = "cpu",
     on_eval=None,
     mix_adjacent: float = 0.0,
+    mix_copy: float = 0.0,
 ) -> dict:
     """Train from random weights with AdamW (constant rate after a linear warm-up); the held-out
     shares (on the layout itself) every ``eval_every`` steps and at the end, each also given to
     ``on_eval`` with the result so far (so that a run cut short still leaves its curve).
-    ``mix_adjacent``: this share of the training samples without the query gap, a curriculum."""
+    ``mix_adjacent``: this share of the training samples without the query gap, a curriculum;
+    ``mix_copy``: this share of them copy questions (the layout needs ``copy_task``)."""
     import torch
     from tqdm import tqdm
 
@@ -151,15 +181,22 @@ def train(
         "shape": {"hidden": hidden, "layers": layers, "heads": heads},
         "seed": seed,
         "mix_adjacent": mix_adjacent,
+        "mix_copy": mix_copy,
         "device": device,
         "chance": round(1 / layout.keys, 3),
         "curve": [],
     }
+
+    def draw() -> Sample:
+        if mix_copy > 0 and rng.random() < mix_copy:
+            return sample(layout, rng, copy=True)
+        return sample(layout, rng, mix_adjacent > 0 and rng.random() < mix_adjacent)
+
     started = time.time()
     for step in tqdm(range(1, steps + 1), desc="train", unit="step", disable=not progress):
         for group in optimizer.param_groups:
             group["lr"] = lr * min(1.0, step / warmup)
-        samples = [sample(layout, rng, mix_adjacent > 0 and rng.random() < mix_adjacent) for _ in range(batch_size)]
+        samples = [draw() for _ in range(batch_size)]
         ids, labels = batch(samples, device)
         loss = model(input_ids=ids, labels=labels).loss
         loss.backward()
@@ -186,7 +223,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--query-first", action="store_true", help="the question before the list")
     parser.add_argument("--template", action="store_true", help="the query gap as distinct tokens in a fixed order")
     parser.add_argument(
+        "--ask-vocab", action="store_true", help="the asked word from its own ids (as a goal's text is not pixels)"
+    )
+    parser.add_argument(
         "--mix-adjacent", type=float, default=0.0, help="share of training samples without the query gap (a curriculum)"
+    )
+    parser.add_argument(
+        "--mix-copy", type=float, default=0.0, help="share of training samples that ask to copy the word instead"
     )
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=32, help="samples per step (default 32)")
@@ -201,7 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.keys > min(args.words, args.values):
         parser.error(f"--keys {args.keys} needs at least as many --words and --values")
-    layout = Layout(args.keys, args.words, args.values, args.kv_gap, args.query_gap, args.query_first, args.template)
+    layout = Layout(
+        args.keys, args.words, args.values, args.kv_gap, args.query_gap, args.query_first, args.template, args.ask_vocab,
+        args.mix_copy > 0,
+    )
 
     def save(result: dict) -> None:
         if args.out:
@@ -212,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     result = train(
         layout, args.steps, args.batch, args.lr, hidden=args.hidden, layers=args.layers, heads=args.heads,
         seed=args.seed, eval_every=args.eval_every, progress=True, device=args.device, on_eval=save,
-        mix_adjacent=args.mix_adjacent,
+        mix_adjacent=args.mix_adjacent, mix_copy=args.mix_copy,
     )  # fmt: skip
     print(json.dumps(result["final"]))
     return 0

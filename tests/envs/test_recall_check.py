@@ -47,6 +47,30 @@ def test_a_template_gap_is_the_same_distinct_tokens_in_every_sample(check):
     assert len(set(gap)) == 3 and min(gap) >= 4 + layout.words + layout.values and max(gap) < layout.vocab_size
 
 
+def test_an_own_ask_vocabulary_names_the_asked_key_by_a_token_no_key_uses(check):
+    layout = check.Layout(keys=3, query_gap=2, template=True, ask_vocab=True)
+    rng = random.Random(4)
+    for _ in range(30):
+        s = check.sample(layout, rng)
+        keys = s.ids[1:7:2]
+        asked = s.ids[-4]
+        assert s.ids[-5] == check.ASK and asked not in keys and asked < layout.vocab_size
+        assert asked - layout.asked_word(0) == keys[s.asked] - layout.word(0)  # the same word, its own id
+    assert layout.vocab_size == 4 + 10 + 10 + 2 + 10
+
+
+def test_a_copy_question_is_answered_by_the_asked_word_itself(check):
+    layout = check.Layout(keys=3, query_gap=2, template=True, ask_vocab=True, copy_task=True)
+    rng = random.Random(6)
+    for _ in range(30):
+        s = check.sample(layout, rng, copy=True)
+        keys = s.ids[1:7:2]
+        assert s.ids[-5] == layout.copy_token == layout.vocab_size - 1
+        assert s.ids[-1] == keys[s.asked] and s.ids[-1] not in s.values
+    with pytest.raises(ValueError, match="no copy task"):
+        check.Layout().copy_token
+
+
 def test_an_adjacent_sample_drops_the_gap_and_keeps_the_length(check):
     layout = check.Layout(query_gap=2)
     rng = random.Random(3)
@@ -82,6 +106,15 @@ def test_the_command_writes_its_result(check, tmp_path, capsys):
     assert result["layout"]["query_gap"] == 2 and result["chance"] == 0.5
     assert [p["step"] for p in result["curve"]] == [2, 4]
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == result["final"]
+
+
+def test_a_copy_mix_is_scored_on_both_questions(check, tmp_path):
+    out = tmp_path / "c.json"
+    argv = ["--steps", "2", "--eval-every", "2", "--query-gap", "1", "--template", "--mix-copy", "0.5"]
+    assert check.main([*argv, "--hidden", "32", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["mix_copy"] == 0.5 and result["layout"]["copy_task"] is True
+    assert 0 <= result["final"]["copied"] <= 1
 
 
 def test_more_keys_than_words_is_refused(check):
