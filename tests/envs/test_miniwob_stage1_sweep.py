@@ -92,3 +92,11 @@ def test_every_variant_names_real_model_fields_config_keys_and_data():
         for file in files:
             folder = file.split("/")[0]
             assert "/" not in file or folder in sweep.DRAWN, (name, file)
+
+
+def test_an_accumulating_variant_trains_the_same_tokens_in_fewer_steps():
+    sweep = load_script("miniwob_stage1_sweep")
+    _files, overrides, _shape = sweep.VARIANTS["referring-accum4"]
+    assert sweep.same_tokens_steps(1600, overrides) == 400
+    assert sweep.same_tokens_steps(1600, sweep.VARIANTS["referring"][1]) == 1600
+    assert sweep.same_tokens_steps(3, ["batch.grad_accumulation=4"]) == 1
