@@ -44,8 +44,12 @@ class Layout:
 
     @property
     def vocab_size(self) -> int:
-        after_template = self.template_token(self.query_gap if self.template else 0)
-        return after_template + (self.words if self.ask_vocab else 0) + self.copy_task
+        return self._after_template + (self.words if self.ask_vocab else 0) + self.copy_task
+
+    @property
+    def _after_template(self) -> int:
+        """The first id past words, values and template tokens: the own ask ids start here."""
+        return self.template_token(self.query_gap if self.template else 0)
 
     @property
     def copy_token(self) -> int:
@@ -66,7 +70,7 @@ class Layout:
         """The question's token for key word ``i``: its own id with ``ask_vocab``, else the key's."""
         if not self.ask_vocab:
             return self.word(i)
-        return self.template_token(self.query_gap if self.template else 0) + i
+        return self._after_template + i
 
 
 @dataclass(frozen=True)
