@@ -93,6 +93,8 @@ VARIANTS: dict[str, tuple[list[str], list[str], dict]] = {
     "referring-accum4-lr-3e-4": (
         ["stage1.jsonl", "stage1-referring.jsonl"], ["batch.grad_accumulation=4", "optim.lr=3.0e-4"], {}
     ),
+    # the other way to average the recall's gradient over more samples: a lower rate at the same batch
+    "referring-lr-1e-4": (["stage1.jsonl", "stage1-referring.jsonl"], ["optim.lr=1.0e-4"], {}),
     "frozen-vision": (["stage1.jsonl"], ["freeze_vision=true"], {}),
     "lr-3e-4": (["stage1.jsonl"], ["optim.lr=3.0e-4"], {}),
     "lr-3e-3": (["stage1.jsonl"], ["optim.lr=3.0e-3"], {}),
