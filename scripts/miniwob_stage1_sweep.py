@@ -148,10 +148,12 @@ def main(argv: list[str] | None = None) -> int:
         mixture.write_text(yaml.safe_dump({"datasets": [
             {"json_path": f, "images_folder": str(Path(f).parent), "sampling_strategy": "all"} for f in files]}),
             encoding="utf-8")
-        command = [sys.executable, "-m", "aguvis.cli", "train", "--config", str(args.configs / "stage1.yaml"),
+        stage1 = args.configs / "stage1.yaml"
+        steps = same_tokens_steps(args.steps, stage1, overrides, args.overrides)
+        command = [sys.executable, "-m", "aguvis.cli", "train", "--config", str(stage1),
                    "--set", f"model.path={folder / 'init'}", "--set", f"data.mixture={mixture}",
                    "--set", f"run.output_dir={folder / 'train'}",
-                   "--set", f"run.max_steps={same_tokens_steps(args.steps, overrides)}",
+                   "--set", f"run.max_steps={steps}",
                    "--set", "run.resume=none", "--set", "data.augment=null"]
         for override in overrides + args.overrides:
             command += ["--set", override]
@@ -161,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         loaded = _load(folder / "train" / "model")
         report = {
             "files": files, "overrides": overrides, "shape": shape, "train_s": round(trained, 1),
-            "steps": same_tokens_steps(args.steps, overrides),
+            "steps": steps,
             "final_loss": metrics[-1]["loss"] if metrics else None,
             "heldout": probe(loaded, args.heldout, None),
             "train": probe(loaded, args.data, args.train_probe),
@@ -176,15 +178,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def same_tokens_steps(steps: int, overrides: list[str]) -> int:
-    """``steps`` divided by the variant's ``batch.grad_accumulation``: every variant trains on as many
-    tokens as the others, a larger batch in fewer steps."""
-    accumulation = 1
-    for override in overrides:
-        key, _, value = override.partition("=")
-        if key.strip() == "batch.grad_accumulation":
-            accumulation = int(value)
-    return max(1, steps // accumulation)
+def same_tokens_steps(steps: int, config: Path, variant: list[str], common: list[str] = ()) -> int:
+    """``steps`` scaled by the ``batch.grad_accumulation`` of ``config`` with the ``common`` overrides
+    over the variant's (its overrides, then the common ones, as the training command applies them):
+    every variant trains on as many tokens as the others, a larger batch in fewer steps."""
+    from aguvis.train.config import load_config
+
+    base = load_config(config, common).batch.grad_accumulation
+    return max(1, steps * base // load_config(config, [*variant, *common]).batch.grad_accumulation)
 
 
 def _load(model_dir: Path):

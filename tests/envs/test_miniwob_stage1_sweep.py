@@ -96,7 +96,8 @@ def test_every_variant_names_real_model_fields_config_keys_and_data():
 
 def test_an_accumulating_variant_trains_the_same_tokens_in_fewer_steps():
     sweep = load_script("miniwob_stage1_sweep")
+    stage1 = SCRIPTS.parent / "configs" / "miniwob" / "stage1.yaml"
     _files, overrides, _shape = sweep.VARIANTS["referring-accum4"]
-    assert sweep.same_tokens_steps(1600, overrides) == 400
-    assert sweep.same_tokens_steps(1600, sweep.VARIANTS["referring"][1]) == 1600
-    assert sweep.same_tokens_steps(3, ["batch.grad_accumulation=4"]) == 1
+    assert sweep.same_tokens_steps(1600, stage1, overrides) == 400
+    assert sweep.same_tokens_steps(1600, stage1, sweep.VARIANTS["referring"][1]) == 1600
+    assert sweep.same_tokens_steps(3, stage1, ["batch.grad_accumulation=4"]) == 1
