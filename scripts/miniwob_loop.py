@@ -197,10 +197,11 @@ def _train(
         "final_loss": last.get("loss"),
         "from": str(model),
     }
+    timings = json.loads((output / "timings.json").read_text(encoding="utf-8"))
+    summary[name]["timings"] = {key: round(seconds, 1) for key, seconds in timings.items()}
     if name != "probe":
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / f"{name}-metrics.jsonl").write_text(metrics_file.read_text(encoding="utf-8"), encoding="utf-8")
-    timings = json.loads((output / "timings.json").read_text(encoding="utf-8"))
     return {"wall_s": wall, "metrics": metrics, "timings": timings}
 
 

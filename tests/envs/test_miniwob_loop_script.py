@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import tarfile
 
 from tests.fixtures_scripts import load_script
@@ -50,3 +51,29 @@ def test_training_seconds_weight_each_logged_step_time_by_the_steps_it_covers():
     loop = load_script("miniwob_loop")
     rows = [{"step": 20, "step_time_s": 0.1}, {"step": 40, "step_time_s": 0.2}, {"step": 45, "step_time_s": 0.4}]
     assert abs(loop._training_seconds(rows) - (2.0 + 4.0 + 2.0)) < 1e-9
+
+
+def test_a_stage_summary_keeps_where_the_trainers_time_went(tmp_path, monkeypatch):
+    loop = load_script("miniwob_loop")
+    output = tmp_path / "run" / "stage1"
+
+    def fake_run(command, summary, name):  # what `aguvis train` leaves in its output folder
+        output.mkdir(parents=True)
+        rows = [
+            {"step": 20, "loss": 1.5, "samples": 80, "step_time_s": 0.1},
+            {"step": 30, "loss": 1.0, "samples": 90, "step_time_s": 0.1},
+        ]
+        (output / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+        (output / "config.yaml").write_text("data:\n  packing: {token_budget: 32768}\n")
+        timings = {"data_s": 14.96, "setup_s": 40.04, "train_s": 3.0, "export_s": 1.26}
+        (output / "timings.json").write_text(json.dumps(timings))
+        return 50.0
+
+    monkeypatch.setattr(loop, "_run", fake_run)
+    args = argparse.Namespace(configs=tmp_path, data=tmp_path, overrides=[], out=tmp_path / "out")
+    summary: dict = {}
+    result = loop._train(args, "stage1", tmp_path / "init", output, 30, summary)
+    assert summary["stage1"]["timings"] == {"data_s": 15.0, "setup_s": 40.0, "train_s": 3.0, "export_s": 1.3}
+    assert summary["stage1"]["steps"] == 30 and summary["stage1"]["samples"] == 2550
+    assert result["timings"]["setup_s"] == 40.04
+    assert (tmp_path / "out" / "stage1-metrics.jsonl").read_text() == (output / "metrics.jsonl").read_text()

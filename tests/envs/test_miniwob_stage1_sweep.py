@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 import torch
-import yaml
 
 from aguvis.envs.miniwob.synth import SynthSettings, synthesise
 from aguvis.model.load import load_model
 from aguvis.model.tiny import TinyConfig
+from aguvis.train.config import load_config
 from tests.fixtures_models import save_tiny_checkpoint
 from tests.fixtures_scripts import SCRIPTS, load_script
 
@@ -80,15 +80,10 @@ def test_an_answer_whose_last_decimals_end_early_still_hits_its_box(tmp_path, fa
 def test_every_variant_names_real_model_fields_config_keys_and_data():
     sweep = load_script("miniwob_stage1_sweep")
     fields = {f.name for f in dataclasses.fields(TinyConfig)}
-    config = yaml.safe_load((SCRIPTS.parent / "configs" / "miniwob" / "stage1.yaml").read_text(encoding="utf-8"))
+    stage1 = SCRIPTS.parent / "configs" / "miniwob" / "stage1.yaml"
     for name, (files, overrides, shape) in sweep.VARIANTS.items():
         assert set(shape) <= fields, name
-        for override in overrides:
-            *sections, key = override.partition("=")[0].split(".")
-            node = config
-            for section in sections:
-                node = node[section]
-            assert key in node, (name, override)
+        load_config(stage1, overrides)  # the command's own loader: unknown keys and bad values raise
         for file in files:
             folder = file.split("/")[0]
             assert "/" not in file or folder in sweep.DRAWN, (name, file)

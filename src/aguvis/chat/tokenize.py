@@ -223,13 +223,17 @@ class RecordTokenizer:
             "os\\npyautogui.click(...)<|diff_marker|>" -> [436, 198, ..., 151658]  labels = ids
             "\\n" -> [198]  labels -100
         """
+        # one tokenizer call for all of a record's text pieces: a call per piece spent most of its
+        # time in the tokenizer's Python wrapper (28 pieces a MiniWoB++ record)
+        texts = [piece.text for piece in pieces if piece.image is None]
+        encoded = iter(self.tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else [])
         input_ids: list[int] = []
         labels: list[int] = []
         for piece in pieces:
             if piece.image is not None:
                 ids = [self._vision_start, *[self._image_pad] * pad_counts[piece.image], self._vision_end]
             else:
-                ids = self.tokenizer.encode(piece.text, add_special_tokens=False)
+                ids = next(encoded)
             input_ids += ids
             labels += ids if piece.loss else [IGNORE_INDEX] * len(ids)
         return input_ids, labels
