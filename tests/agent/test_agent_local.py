@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from aguvis.agent import Agent, Request
-from aguvis.agent.local import OS_CONTINUATION, LocalBackend
+from aguvis.agent.local import LocalBackend
+from aguvis.agent.prompt import build_prompt
 from aguvis.chat.template import Mode
 from aguvis.model.load import Loaded, load_model
 
@@ -50,29 +51,44 @@ def test_unparseable_model_output_gives_a_prediction_with_error(tiny_backend, sc
 
 
 def test_generation_stops_at_the_token_budget(tiny_backend, screens):
-    from aguvis.agent.prompt import build_prompt
-
     (generation,) = tiny_backend.generate_prompts([build_prompt(Request(screens[1], GOAL))], max_new_tokens=5)
     assert generation.completion_tokens <= 5
     assert generation.prompt_tokens > 0
 
 
 class ScriptedModel:
-    """Stands in for the model's ``generate``: call ``k`` appends ``pieces[k]``
-    to every row, so the backend's stop and continuation logic can be checked
-    on replies a random model would never write."""
+    """Stands in for the model's ``generate``: each step proposes the script's
+    next token (the pieces laid end to end) and lets the backend's logits
+    processors and stopping criteria act on it, as ``generate`` does. A token
+    the processors force instead is written without using up the script.
+    So the backend's stop and continuation rules can be checked on replies a
+    random model would never write."""
 
     def __init__(self, model, pieces: list[list[int]]) -> None:
-        self.model, self.pieces, self.inputs = model, pieces, []
+        self.model, self.script, self.inputs, self.used = model, [t for p in pieces for t in p], [], 0
         self.config, self.device, self.dtype = model.config, model.device, model.dtype
 
     def eval(self):
         return self
 
-    def generate(self, input_ids, generation_config, **_):
+    def generate(self, input_ids, generation_config, logits_processor, stopping_criteria, **_):
         self.inputs.append(input_ids)
-        piece = torch.tensor(self.pieces[len(self.inputs) - 1][: generation_config.max_new_tokens])
-        return torch.cat([input_ids, piece.expand(input_ids.shape[0], -1)], dim=1)
+        vocabulary = len(self.model.get_input_embeddings().weight)
+        done = torch.zeros(input_ids.shape[0], dtype=torch.bool)
+        for _step in range(generation_config.max_new_tokens):
+            scores = torch.zeros(input_ids.shape[0], vocabulary)
+            scores[:, self.script[self.used] if self.used < len(self.script) else generation_config.pad_token_id] = 1.0
+            scores = logits_processor(input_ids, scores)
+            token = scores.argmax(dim=-1)
+            forced = int(torch.isfinite(scores[0]).sum()) == 1
+            if not forced and not done[0] and self.used < len(self.script):
+                self.used += 1
+            token = torch.where(done, generation_config.pad_token_id, token)
+            input_ids = torch.cat([input_ids, token[:, None]], dim=1)
+            done |= (token == generation_config.eos_token_id) | stopping_criteria(input_ids, scores)
+            if done.all():
+                break
+        return input_ids
 
 
 def _scripted_backend(tiny_model_dir, *texts: str) -> tuple[LocalBackend, ScriptedModel]:
@@ -92,8 +108,8 @@ def test_self_plan_monologue_closed_by_im_end_is_continued_to_os(tiny_model_dir,
     )
     assert (prediction.thought, prediction.error) == ("Thought: Save first.", None)
     assert prediction.pixel_actions == [{"name": "pyautogui.click", "args": {"x": 112, "y": 35}}]
-    continuation = backend.tokenizer.encode(OS_CONTINUATION, add_special_tokens=False)
-    assert model.inputs[1][0, -len(continuation) :].tolist() == continuation
+    assert len(model.inputs) == 1  # the continuation is forced inside the one generate call
+    assert model.used == len(model.script)  # and the model's own tokens went on after it
 
 
 def test_reply_ended_by_diff_marker_is_not_continued(tiny_model_dir, screens):
@@ -116,6 +132,16 @@ def test_reply_is_continued_at_most_once(tiny_model_dir, screens):
         tiny_model_dir, " a<|im_end|>", "<|im_start|>assistant<|recipient|>all\nThought: b<|im_end|>", "never used"
     )
     prediction = Agent(backend, Mode.ENFORCED_PLAN, max_new_tokens=64).predict(screens[0], GOAL)
-    assert len(model.inputs) == 2
+    assert len(model.inputs) == 1
+    assert model.used == len(model.script) - len(backend.tokenizer.encode("never used", add_special_tokens=False))
     assert prediction.thought == "Thought: a\nThought: b"
     assert prediction.error is not None  # the os message holds no code
+
+
+def test_no_continuation_when_the_budget_cannot_hold_it_and_an_action(tiny_model_dir, screens):
+    monologue = "all\nThought: Save first.<|im_end|>"
+    backend, model = _scripted_backend(tiny_model_dir, monologue, "pyautogui.click(x=0.5, y=0.25)<|diff_marker|>")
+    budget = len(backend.tokenizer.encode(monologue, add_special_tokens=False)) + len(backend.continuation_ids)
+    (generation,) = backend.generate_prompts([build_prompt(Request(screens[0], GOAL))], max_new_tokens=budget)
+    assert generation.finish_reason == "stop" and generation.text.endswith("Thought: Save first.")
+    assert generation.completion_tokens == budget - len(backend.continuation_ids)
