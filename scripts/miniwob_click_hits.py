@@ -14,7 +14,10 @@ find the named element (both low) from one that learned its training screens
         --data runs/miniwob/data --data runs/miniwob/heldout --tasks click-button,click-link -o hits.json
 
 A click counts when it lies inside the box, edges included; a reply without a
-click, or with code that does not parse, is a miss.
+click, or with code that does not parse, is a miss. A miss is also told
+apart by where it lands: on another element the data set's grounding
+queries name on that screen (``stage1.jsonl``'s boxes: the model chose the
+wrong element), elsewhere (it found none), or no click at all.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ import json
 import random
 import re
 import sys
+from collections import Counter
 from pathlib import Path
 
 _INSTRUCTION = re.compile(r"Instruction: (.*)\n")
+LANDINGS = ("target", "other element", "elsewhere", "no click")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,14 +52,18 @@ def main(argv: list[str] | None = None) -> int:
     from aguvis.envs.miniwob.monologue import SYSTEM_PROMPT
 
     agent = Agent(LocalBackend(args.model, batch_size=16), Mode.SELF_PLAN, SYSTEM_PROMPT)
-    counts: dict[str, dict[str, list[int]]] = {}
+    counts: dict[str, dict[str, dict[str, int]]] = {}
     for folder in args.data:
+        boxes = element_boxes(folder / "stage1.jsonl")
         for task in args.tasks.split(","):
             records = click_steps(folder / "stage2-l2.jsonl", task, args.per_task, args.seed)
             predictions = agent.predict_batch([request_for(r, folder) for r in records])
-            hits = sum(inside(p.actions, r["bbox"]) for p, r in zip(predictions, records))
-            counts.setdefault(str(folder), {})[task] = [hits, len(records)]
-            print(f"{folder} {task}: {hits}/{len(records)}", flush=True)
+            landed = Counter(
+                landing(p.actions, r["bbox"], boxes.get(r["image"], [])) for p, r in zip(predictions, records)
+            )
+            counts.setdefault(str(folder), {})[task] = {"steps": len(records), **{k: landed[k] for k in LANDINGS}}
+            misses = ", ".join(f"{k} {landed[k]}" for k in LANDINGS[1:])
+            print(f"{folder} {task}: {landed['target']}/{len(records)} ({misses})", flush=True)
     if args.output:
         args.output.write_text(json.dumps(counts, indent=2) + "\n", encoding="utf-8")
     return 0
@@ -83,6 +92,32 @@ def request_for(record: dict, folder: Path):
     previous = prompt.split("Previous actions:\n", 1)[-1].strip()
     steps = [] if previous in ("", "None") else previous.split("\n")
     return Request(image=folder / record["image"], goal=goal[1], previous_actions=steps, mode=Mode.SELF_PLAN)
+
+
+def element_boxes(path: Path) -> dict[str, list[list[float]]]:
+    """Each screen's boxes of the elements its grounding queries name (none when ``path`` is missing)."""
+    if not path.exists():
+        return {}
+    boxes: dict[str, list[list[float]]] = {}
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                record = json.loads(line)
+                box = record.get("bbox") or []
+                boxes[record["image"]] = box if box and isinstance(box[0], list) else [box] if box else []
+    return boxes
+
+
+def landing(actions: list, target: list[float], others: list[list[float]]) -> str:
+    """Where a reply's click lands: one of :data:`LANDINGS`."""
+    args = actions[0].args if actions else {}
+    if "x" not in args or "y" not in args:
+        return "no click"
+    if inside(actions, target):
+        return "target"
+    if any(inside(actions, box) for box in others if box != target):
+        return "other element"
+    return "elsewhere"
 
 
 def inside(actions: list, box: list[float]) -> bool:

@@ -63,3 +63,20 @@ def test_the_request_carries_the_goal_and_the_previous_steps(tmp_path):
     assert request.previous_actions == ["Step 1: pyautogui.click(x=0.1, y=0.2)"]
     assert request.mode == Mode.SELF_PLAN and request.image == tmp_path / "images/click-button/1.png"
     assert hits.request_for(_record("click-button", 2), tmp_path).previous_actions == []
+
+
+def test_a_miss_is_told_by_where_it_lands(tmp_path):
+    hits = load_script("miniwob_click_hits")
+    other = [0.6, 0.3, 0.8, 0.5]
+    grounding = {"image": "images/click-button/1.png", "bbox": [BOX, other], "conversations": []}
+    one_box = {"image": "images/click-button/2.png", "bbox": other, "conversations": []}
+    path = tmp_path / "stage1.jsonl"
+    path.write_text(json.dumps(grounding) + "\n" + json.dumps(one_box) + "\n", encoding="utf-8")
+    boxes = hits.element_boxes(path)
+    assert boxes == {"images/click-button/1.png": [BOX, other], "images/click-button/2.png": [other]}
+    assert hits.element_boxes(tmp_path / "missing.jsonl") == {}
+    on = boxes["images/click-button/1.png"]
+    assert hits.landing(_actions("os\npyautogui.click(x=0.3, y=0.4)"), BOX, on) == "target"
+    assert hits.landing(_actions("os\npyautogui.click(x=0.7, y=0.4)"), BOX, on) == "other element"
+    assert hits.landing(_actions("os\npyautogui.click(x=0.5, y=0.9)"), BOX, on) == "elsewhere"
+    assert hits.landing(_actions("os\npyautogui.write(message='ok')"), BOX, on) == "no click"
