@@ -134,6 +134,33 @@ def test_query_points_bound_the_shift_and_must_be_written_in_their_turns():
         record_extent(record)
 
 
+def instruction_point_record():
+    """A planning step whose low-level instruction writes its click's point, after a step on another screen."""
+    return Record(
+        ["s.png"],
+        [
+            Turn("human", "<image>Instruction: Click OK.\nPrevious actions:\nClick 'Next' at (x=0.3, y=0.4)"),
+            Turn("gpt", "Action: Click the 'OK' button at (x=0.3, y=0.4)", recipient="all", end_turn=False),
+            Turn("gpt", "pyautogui.click(x=0.3, y=0.4)", recipient="os", end_turn=True),
+        ],
+        extra={"bbox": [0.2, 0.3, 0.4, 0.5], "reply_points": [[0.3, 0.4]]},
+    )
+
+
+def test_a_point_written_in_the_monologue_moves_with_the_screen_and_the_click():
+    moved = shift_record(instruction_point_record(), 0.1, -0.05)
+    assert [t.value for t in moved.conversations] == [
+        "<image>Instruction: Click OK.\nPrevious actions:\nClick 'Next' at (x=0.3, y=0.4)",  # an earlier screen's
+        "Action: Click the 'OK' button at (x=0.4, y=0.35)",
+        "pyautogui.click(x=0.4, y=0.35)",
+    ]
+    assert moved.extra["reply_points"] == [[0.4, 0.35]]
+    record = instruction_point_record()
+    record.extra["reply_points"] = [[0.95, 0.4]]
+    with pytest.raises(ShiftError, match="reply point 0"):
+        record_extent(record)
+
+
 def _password_record(password="8aiX"):
     return Record(
         images=["shot.png"],

@@ -115,3 +115,27 @@ def test_changing_a_tasks_episode_count_plays_it_again(made, fake_env):
     out, _ = made
     results = synthesise(out, {"click-button": 5}, SynthSettings(), make_env=fake_env, progress=False)
     assert len(results[0].episodes) == 5
+
+
+def _by_role(record, role):
+    return [turn.value for turn in record.conversations if turn.role == role]
+
+
+def test_instruction_points_put_each_clicks_point_in_its_instruction_and_move_with_the_screen():
+    from aguvis.envs.miniwob.synth import Episode, Step, planning_records
+
+    image = "images/click-button-sequence/0-0{}.png"
+    first = Step(image.format(0), "pyautogui.click(x=0.2, y=0.3)", "Click 'ONE'", "t", "o", [0.1, 0.2, 0.3, 0.4], [])
+    second = Step(image.format(1), "pyautogui.click(x=0.6, y=0.3)", "Click 'TWO'", "t", "o", [0.5, 0.2, 0.7, 0.4], [])
+    episode = Episode("click-button-sequence", 0, "Click button ONE, then click button TWO.", 1.0, [first, second])
+    plain = list(planning_records(episode, "l2"))
+    l1 = list(planning_records(episode, "l1", instruction_points=True))
+    l2 = list(planning_records(episode, "l2", instruction_points=True))
+    assert [r.conversations for r in l1] == [r.conversations for r in planning_records(episode, "l1")]
+    assert "reply_points" not in plain[0].extra and "reply_points" not in l1[0].extra
+    assert _by_role(l2[0], "gpt") == ["Action: Click 'ONE' at (x=0.2, y=0.3)", "pyautogui.click(x=0.2, y=0.3)"]
+    assert [r.extra["reply_points"] for r in l2] == [[[0.2, 0.3]], [[0.6, 0.3]]]
+    assert "Click 'ONE' at (x=0.2, y=0.3)" in _by_role(l2[1], "human")[0]  # the previous step, as written
+    moved = shift_record(l2[1], 0.1, 0.1)
+    assert _by_role(moved, "gpt") == ["Action: Click 'TWO' at (x=0.7, y=0.4)", "pyautogui.click(x=0.7, y=0.4)"]
+    assert "Click 'ONE' at (x=0.2, y=0.3)" in _by_role(moved, "human")[0]  # an earlier screen's point stays

@@ -14,7 +14,10 @@ turns (``x``/``y`` pairs and points such as ``from_coord``, per
 ``[x1, y1, x2, y2]`` box or a list of them) and its ``query_points``: points
 on this screen that the user asks about (referring questions, "what is at
 (x=0.4031, y=0.5357)?"), the ``i``-th written as :func:`point_text` in the
-``i``-th human turn. What does not: any other text of the user's turns, whose
+``i``-th human turn; and its ``reply_points``: points an assistant message
+writes in its prose (a low-level instruction "Click the 'OK' button at
+(x=0.4031, y=0.5357)"), each where it is first written in the assistant's
+turns. What does not: any other text of the user's turns, whose
 "Previous actions" refer to earlier screens. A turn that holds
 prose around its code cannot be rewritten safely, and a record with more
 than one image is ambiguous: :func:`shift_record` refuses both
@@ -85,6 +88,7 @@ def record_extent(record: Record) -> Extent | None:
     points = [p for turn in record.conversations if turn.role == "gpt" for p in _turn_points(turn)]
     points += [p for box in _boxes(record.extra.get("bbox")) for p in ((box[0], box[1]), (box[2], box[3]))]
     points += _query_points(record)
+    points += _reply_points(record)
     return Extent.of(points)
 
 
@@ -142,6 +146,16 @@ def shift_record(record: Record, dx: float, dy: float) -> Record:
             turns[index] = dataclasses.replace(turns[index], value=text)
             moved.append(list(new))
         extra["query_points"] = moved
+    replies = _reply_points(record)
+    if replies:
+        moved = []
+        for x, y in replies:
+            new = (_moved(x, dx), _moved(y, dy))
+            index = next(i for i, t in enumerate(turns) if t.role == "gpt" and point_text(x, y) in t.value)
+            text = turns[index].value.replace(point_text(x, y), point_text(*new), 1)
+            turns[index] = dataclasses.replace(turns[index], value=text)
+            moved.append(list(new))
+        extra["reply_points"] = moved
     return Record(images=list(record.images), conversations=turns, extra=extra)
 
 
@@ -198,6 +212,22 @@ def _query_points(record: Record) -> list[tuple[float, float]]:
     for i, ((x, y), text) in enumerate(zip(value, humans[: len(value)], strict=True)):
         if point_text(x, y) not in text:
             raise ShiftError(f"query point {i} {point_text(x, y)} is not written in human turn {i}")
+    return [(float(x), float(y)) for x, y in value]
+
+
+def _reply_points(record: Record) -> list[tuple[float, float]]:
+    """``extra["reply_points"]``, each checked to be written in an assistant turn."""
+    value = record.extra.get("reply_points")
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(v, (int, float)) for v in p) for p in value
+    ):
+        raise ShiftError(f"reply_points {value!r} is not a list of [x, y] points")
+    replies = [turn.value for turn in record.conversations if turn.role == "gpt"]
+    for i, (x, y) in enumerate(value):
+        if not any(point_text(x, y) in text for text in replies):
+            raise ShiftError(f"reply point {i} {point_text(x, y)} is not written in an assistant turn")
     return [(float(x), float(y)) for x, y in value]
 
 

@@ -47,6 +47,12 @@ def register_synth(data_subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--queries-per-screen", type=int, default=8, help="at most this many grounding queries per screen (default 8)"
     )
+    parser.add_argument(
+        "--instruction-points",
+        action="store_true",
+        help="end a click's low-level instruction (stage-2 levels l2, l3) with its point: "
+        "\"Click the 'OK' button at (x=0.4031, y=0.5357)\" (trajectories already played are reused)",
+    )
     parser.add_argument("--output", "-o", type=Path, required=True, metavar="DIR", help="folder for the data set")
     _browser_arguments(parser)
     parser.set_defaults(handler=run_synth)
@@ -150,7 +156,14 @@ def run_synth(args: argparse.Namespace) -> int:
         episodes = episode_counts(parse_tasks(args.tasks), args.episodes, args.task_episodes)
         settings = SynthSettings(args.seed_start, args.queries_per_screen)
         make_env = _env_factory(args)
-        synthesise(args.output, episodes, settings, make_env=make_env, progress=not args.no_progress)
+        synthesise(
+            args.output,
+            episodes,
+            settings,
+            make_env=make_env,
+            progress=not args.no_progress,
+            instruction_points=args.instruction_points,
+        )
     except (BrowserNotFoundError, ValueError) as err:
         print(f"aguvis data synth miniwob: {err}", file=sys.stderr)
         return 2

@@ -203,9 +203,10 @@ def synthesise(
     *,
     make_env: Callable[[str], Any],
     progress: bool = True,
+    instruction_points: bool = False,
 ) -> list[TaskResult]:
     """Play ``episodes[task]`` seeds of every task with its expert (finished tasks are reused), then write
-    the records of all of them."""
+    the records of all of them (``instruction_points``: see :func:`planning_records`)."""
     out = Path(out_dir)
     for task, count in episodes.items():
         if task not in EXPERTS:
@@ -227,7 +228,7 @@ def synthesise(
                     result.episodes.append(episode)
         save_task(out, result, settings, count)
         results.append(result)
-    build_records(out, results, settings)
+    build_records(out, results, settings, instruction_points=instruction_points)
     return results
 
 
@@ -283,18 +284,31 @@ def _screen_extra(episode: Episode, step_index: int, frame: TaskFrame, queries: 
     }
 
 
-def planning_records(episode: Episode, level: str) -> Iterator[Record]:
-    """The stage-2 records of an episode at one reasoning level, one per step."""
+def planning_records(episode: Episode, level: str, *, instruction_points: bool = False) -> Iterator[Record]:
+    """The stage-2 records of an episode at one reasoning level, one per step.
+
+    With ``instruction_points`` a click's low-level instruction ends with its
+    point ("Click the 'OK' button at (x=0.4031, y=0.5357)", levels l2 and l3),
+    listed in ``reply_points`` so that shift augmentation moves it: the point
+    then follows the element's word within a few tokens, where a decoder from
+    random weights learns the lookup far sooner than across the template
+    before the ``os`` message (benchmarks/README.md, "A five-token gap").
+    """
     previous: list[str] = []
     hidden = hidden_text(episode.task, episode.goal)  # the goal's, the same for every step
     for index, step in enumerate(episode.steps):
+        instruction, point = step.instruction, None
+        action = parse(step.code)[0]
+        if instruction_points and level != "l1" and "x" in action.args and "y" in action.args:
+            point = [action.args["x"], action.args["y"]]
+            instruction = f"{instruction} at {point_text(*point)}"
         turns = step_turns(
             level,  # type: ignore[arg-type]
             episode.goal,
             previous,
             observation=step.observation,
             thought=step.thought,
-            instruction=step.instruction,
+            instruction=instruction,
             code=step.code,
         )
         extra = {
@@ -303,17 +317,21 @@ def planning_records(episode: Episode, level: str) -> Iterator[Record]:
             "episode_id": f"{episode.task}/{episode.seed}",
             "step_id": index,
             "level": level,
-            "action_type": parse(step.code)[0].name,
+            "action_type": action.name,
         }
+        if point is not None:
+            extra["reply_points"] = [point]
         if step.box is not None:  # typing has no target box; a null one would fail `aguvis data check`
             extra["bbox"] = step.box
         if hidden:
             extra["hidden_text"] = list(hidden)
         yield Record(images=[step.image], conversations=turns, extra=extra)
-        previous.append(history_entry(level, step.instruction, step.code))  # type: ignore[arg-type]
+        previous.append(history_entry(level, instruction, step.code))  # type: ignore[arg-type]
 
 
-def build_records(out: Path, results: Sequence[TaskResult], settings: SynthSettings) -> dict[str, Any]:
+def build_records(
+    out: Path, results: Sequence[TaskResult], settings: SynthSettings, *, instruction_points: bool = False
+) -> dict[str, Any]:
     """Write the record files, mixtures and manifest from finished trajectories; returns the manifest."""
     frame = TaskFrame(scale=settings.scale)
     episodes = [e for r in results for e in r.episodes]
@@ -323,13 +341,15 @@ def build_records(out: Path, results: Sequence[TaskResult], settings: SynthSetti
     referring = [r for r in (referring_record(e, i, frame) for e, i in screens) if r is not None]
     write_records(out / "stage1-referring.jsonl", referring)
     for level in LEVELS:
-        write_records(out / f"stage2-{level}.jsonl", (r for e in episodes for r in planning_records(e, level)))
+        records = (r for e in episodes for r in planning_records(e, level, instruction_points=instruction_points))
+        write_records(out / f"stage2-{level}.jsonl", records)
     _write_mixture(out / "stage1.yaml", ["stage1.jsonl", "stage1-referring.jsonl"])
     _write_mixture(out / "stage2.yaml", [f"stage2-{level}.jsonl" for level in LEVELS])
     image_bytes = sum((out / e.steps[i].image).stat().st_size for e, i in screens)
     manifest = {
         "source": SOURCE,
         "settings": dataclasses.asdict(settings),
+        "instruction_points": instruction_points,
         "image_size": list(frame.image_size),
         "tasks": {
             r.task: {
