@@ -210,7 +210,7 @@ class LocalBackend:
             logits_processor=LogitsProcessorList([_ForceContinuation(rules)]),
             stopping_criteria=StoppingCriteriaList([_EndOfReply(rules)]),
         )
-        return [self._generation(rules, i, output[i, width:].tolist()) for i, row in enumerate(rows)]
+        return [self._generation(rules, i, output[i, width:].tolist()) for i in range(len(rows))]
 
     def _vision_inputs(self, rows: list[_Row], input_ids: torch.Tensor, device: torch.device) -> dict:
         pixel_values = [row.pixel_values for row in rows if row.pixel_values is not None]

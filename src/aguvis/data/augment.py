@@ -138,24 +138,13 @@ def shift_record(record: Record, dx: float, dy: float) -> Record:
         extra["bbox"] = _shift_boxes(extra["bbox"], dx, dy)
     points = _query_points(record)
     if points:
-        humans = [i for i, turn in enumerate(turns) if turn.role == "human"]
-        moved = []
-        for index, (x, y) in zip(humans, points, strict=False):  # point i is asked in human turn i
-            new = (_moved(x, dx), _moved(y, dy))
-            text = turns[index].value.replace(point_text(x, y), point_text(*new), 1)
-            turns[index] = dataclasses.replace(turns[index], value=text)
-            moved.append(list(new))
-        extra["query_points"] = moved
+        humans = [i for i, turn in enumerate(turns) if turn.role == "human"]  # point i is asked in human turn i
+        extra["query_points"] = [_move_point(turns, i, p, dx, dy) for i, p in zip(humans, points, strict=False)]
     replies = _reply_points(record)
     if replies:
-        moved = []
-        for x, y in replies:
-            new = (_moved(x, dx), _moved(y, dy))
-            index = next(i for i, t in enumerate(turns) if t.role == "gpt" and point_text(x, y) in t.value)
-            text = turns[index].value.replace(point_text(x, y), point_text(*new), 1)
-            turns[index] = dataclasses.replace(turns[index], value=text)
-            moved.append(list(new))
-        extra["reply_points"] = moved
+        gpts = [i for i, turn in enumerate(turns) if turn.role == "gpt"]
+        written = [next(i for i in gpts if point_text(*p) in turns[i].value) for p in replies]
+        extra["reply_points"] = [_move_point(turns, i, p, dx, dy) for i, p in zip(written, replies, strict=True)]
     return Record(images=list(record.images), conversations=turns, extra=extra)
 
 
@@ -197,38 +186,46 @@ def _check_shiftable(record: Record) -> None:
         raise ShiftError(f"a record with {len(record.images)} images has no single screen to shift")
 
 
-def _query_points(record: Record) -> list[tuple[float, float]]:
-    """``extra["query_points"]``, each checked to be written in its human turn."""
-    value = record.extra.get("query_points")
+def _move_point(turns: list[Turn], index: int, point: tuple[float, float], dx: float, dy: float) -> list[float]:
+    """Rewrite ``point`` where turn ``index`` first writes it, moved; returns the moved point."""
+    new = (_moved(point[0], dx), _moved(point[1], dy))
+    text = turns[index].value.replace(point_text(*point), point_text(*new), 1)
+    turns[index] = dataclasses.replace(turns[index], value=text)
+    return list(new)
+
+
+def _point_list(record: Record, key: str) -> list[tuple[float, float]]:
+    """``extra[key]`` as points, checked to be a list of [x, y] (empty when absent)."""
+    value = record.extra.get(key)
     if value is None:
         return []
     if not isinstance(value, list) or not all(
         isinstance(p, list) and len(p) == 2 and all(isinstance(v, (int, float)) for v in p) for p in value
     ):
-        raise ShiftError(f"query_points {value!r} is not a list of [x, y] points")
+        raise ShiftError(f"{key} {value!r} is not a list of [x, y] points")
+    return [(float(x), float(y)) for x, y in value]
+
+
+def _query_points(record: Record) -> list[tuple[float, float]]:
+    """``extra["query_points"]``, each checked to be written in its human turn."""
+    points = _point_list(record, "query_points")
     humans = [turn.value for turn in record.conversations if turn.role == "human"]
-    if len(value) > len(humans):
-        raise ShiftError(f"{len(value)} query_points for {len(humans)} human turns")
-    for i, ((x, y), text) in enumerate(zip(value, humans[: len(value)], strict=True)):
+    if len(points) > len(humans):
+        raise ShiftError(f"{len(points)} query_points for {len(humans)} human turns")
+    for i, ((x, y), text) in enumerate(zip(points, humans[: len(points)], strict=True)):
         if point_text(x, y) not in text:
             raise ShiftError(f"query point {i} {point_text(x, y)} is not written in human turn {i}")
-    return [(float(x), float(y)) for x, y in value]
+    return points
 
 
 def _reply_points(record: Record) -> list[tuple[float, float]]:
     """``extra["reply_points"]``, each checked to be written in an assistant turn."""
-    value = record.extra.get("reply_points")
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(
-        isinstance(p, list) and len(p) == 2 and all(isinstance(v, (int, float)) for v in p) for p in value
-    ):
-        raise ShiftError(f"reply_points {value!r} is not a list of [x, y] points")
+    points = _point_list(record, "reply_points")
     replies = [turn.value for turn in record.conversations if turn.role == "gpt"]
-    for i, (x, y) in enumerate(value):
+    for i, (x, y) in enumerate(points):
         if not any(point_text(x, y) in text for text in replies):
             raise ShiftError(f"reply point {i} {point_text(x, y)} is not written in an assistant turn")
-    return [(float(x), float(y)) for x, y in value]
+    return points
 
 
 def _actions(turn: Turn) -> list[Action]:
