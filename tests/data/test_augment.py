@@ -161,6 +161,26 @@ def test_a_point_written_in_the_monologue_moves_with_the_screen_and_the_click():
         record_extent(record)
 
 
+def test_a_named_point_moves_with_the_screen_and_a_missing_name_is_refused():
+    record = Record(
+        ["s.png"],
+        [
+            Turn("human", "<image>OK button"),
+            Turn("gpt", "Point: OK3 OK4", recipient="all", end_turn=False),
+            Turn("gpt", "pyautogui.click(x=0.3, y=0.4)", recipient="os", end_turn=True),
+        ],
+        extra={"reply_points": [[0.3, 0.4]], "reply_names": ["OK"]},
+    )
+    moved = shift_record(record, 0.1, -0.05)
+    assert [t.value for t in moved.conversations[1:]] == ["Point: OK4 OK35", "pyautogui.click(x=0.4, y=0.35)"]
+    record.extra["reply_names"] = ["Cancel"]
+    with pytest.raises(ShiftError, match="Cancel3 Cancel4"):
+        record_extent(record)
+    record.extra["reply_names"] = []
+    with pytest.raises(ShiftError, match="must name each"):
+        record_extent(record)
+
+
 def _password_record(password="8aiX"):
     return Record(
         images=["shot.png"],

@@ -129,8 +129,8 @@ def test_instruction_points_put_each_clicks_point_in_its_instruction_and_move_wi
     second = Step(image.format(1), "pyautogui.click(x=0.6, y=0.3)", "Click 'TWO'", "t", "o", [0.5, 0.2, 0.7, 0.4], [])
     episode = Episode("click-button-sequence", 0, "Click button ONE, then click button TWO.", 1.0, [first, second])
     plain = list(planning_records(episode, "l2"))
-    l1 = list(planning_records(episode, "l1", instruction_points=True))
-    l2 = list(planning_records(episode, "l2", instruction_points=True))
+    l1 = list(planning_records(episode, "l1", points="instruction"))
+    l2 = list(planning_records(episode, "l2", points="instruction"))
     assert [r.conversations for r in l1] == [r.conversations for r in planning_records(episode, "l1")]
     assert "reply_points" not in plain[0].extra and "reply_points" not in l1[0].extra
     assert _by_role(l2[0], "gpt") == ["Action: Click 'ONE' at (x=0.2, y=0.3)", "pyautogui.click(x=0.2, y=0.3)"]
@@ -139,3 +139,49 @@ def test_instruction_points_put_each_clicks_point_in_its_instruction_and_move_wi
     moved = shift_record(l2[1], 0.1, 0.1)
     assert _by_role(moved, "gpt") == ["Action: Click 'TWO' at (x=0.7, y=0.4)", "pyautogui.click(x=0.7, y=0.4)"]
     assert "Click 'ONE' at (x=0.2, y=0.3)" in _by_role(moved, "human")[0]  # an earlier screen's point stays
+
+
+def test_named_points_follow_the_instruction_and_move_with_the_screen_but_stay_out_of_the_history():
+    from aguvis.envs.miniwob.synth import Episode, Step, planning_records
+
+    image = "images/click-button-sequence/0-0{}.png"
+    first = Step(image.format(0), "pyautogui.click(x=0.2, y=0.35)", "Click 'ONE'", "t", "o", [0.1, 0.2, 0.3, 0.4], [])
+    second = Step(image.format(1), "pyautogui.click(x=0.6, y=0.3)", "Click 'TWO'", "t", "o", [0.5, 0.2, 0.7, 0.4], [])
+    episode = Episode("click-button-sequence", 0, "Click button ONE, then click button TWO.", 1.0, [first, second])
+    l1 = list(planning_records(episode, "l1", points="named"))
+    l3 = list(planning_records(episode, "l3", points="named"))
+    assert [r.conversations for r in l1] == [r.conversations for r in planning_records(episode, "l1")]
+    assert _by_role(l3[0], "gpt") == ["Thought: o t\nAction: Click 'ONE'\nPoint: ONE2 ONE35", "pyautogui.click(x=0.2, y=0.35)"]
+    assert [r.extra["reply_names"] for r in l3] == [["ONE"], ["TWO"]]
+    assert "Click 'ONE'\n" in _by_role(l3[1], "human")[0] and "ONE2" not in _by_role(l3[1], "human")[0]
+    moved = shift_record(l3[1], 0.1, 0.1)
+    assert _by_role(moved, "gpt") == ["Thought: o t\nAction: Click 'TWO'\nPoint: TWO7 TWO4", "pyautogui.click(x=0.7, y=0.4)"]
+    assert moved.extra["reply_points"] == [[0.7, 0.4]]
+
+
+def test_named_points_answer_every_stage1_query_before_its_click(tmp_path, fake_env):
+    out = tmp_path / "data"
+    synthesise(out, {"click-button": 2}, SynthSettings(), make_env=fake_env, progress=False, points="named")
+    assert json.loads((out / "manifest.json").read_text())["points"] == "named"
+    record = next(read_records(out / "stage1.jsonl"))
+    turns = record.conversations[1:] if record.conversations[0].role == "system" else record.conversations
+    for i, (x, y) in enumerate(record.extra["reply_points"]):
+        name = record.extra["reply_names"][i]
+        point, click = turns[3 * i + 1], turns[3 * i + 2]
+        assert (point.recipient, point.end_turn, click.recipient) == ("all", False, "os")
+        assert point.value == f"Point: {name}{str(x)[2:]} {name}{str(y)[2:]}"
+        assert parse(click.value)[0].args == {"x": x, "y": y}
+    moved = shift_record(record, 0.01, 0.0)
+    assert [p[0] for p in moved.extra["reply_points"]] == [round(x + 0.01, 4) for x, _ in record.extra["reply_points"]]
+    assert list(validate_file(out / "stage1.jsonl")) == []
+
+
+def test_a_target_is_named_by_its_quoted_words_or_by_what_the_instruction_calls_it():
+    from aguvis.envs.miniwob.synth import target_name
+
+    assert target_name("Check the 'lorem' checkbox") == "lorem"
+    assert target_name("Click 'Tab #2'") == "Tab #2"
+    assert target_name("Open the folder 'Marcela'") == "Marcela"
+    assert target_name("Click the second text box") == "second text box"
+    with pytest.raises(ValueError, match="no name"):
+        target_name("Click")

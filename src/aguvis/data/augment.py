@@ -17,7 +17,8 @@ on this screen that the user asks about (referring questions, "what is at
 ``i``-th human turn; and its ``reply_points``: points an assistant message
 writes in its prose (a low-level instruction "Click the 'OK' button at
 (x=0.4031, y=0.5357)"), each where it is first written in the assistant's
-turns. What does not: any other text of the user's turns, whose
+turns; with ``reply_names`` beside them, point ``i`` is written next to
+name ``i`` by :func:`named_point_text` instead ("OK4031 OK5357"). What does not: any other text of the user's turns, whose
 "Previous actions" refer to earlier screens. A turn that holds
 prose around its code cannot be rewritten safely, and a record with more
 than one image is ambiguous: :func:`shift_record` refuses both
@@ -36,9 +37,10 @@ training cannot fit thousands of them.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
 import string
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,6 +79,27 @@ class Extent:
 def point_text(x: float, y: float) -> str:
     """How a question writes a point of the screen: ``(x=0.4031, y=0.5357)``, the numbers as in actions."""
     return f"(x={format_value(float(x))}, y={format_value(float(y))})"
+
+
+def named_point_text(name: str, x: float, y: float) -> str:
+    """How a monologue writes a point right after the name of what is there: ``OK4031 OK5357`` for
+    'OK' at (0.4031, 0.5357), each coordinate's decimals (as in actions) just after the name.
+
+    The token that decides a coordinate (its first decimal) is then predicted at the name's last
+    token, with nothing between: the lookup a decoder from random weights learns soonest
+    (benchmarks/README.md, MiniWoB++, "Recall needs the answer right after the question").
+
+    >>> named_point_text("OK", 0.4031, 0.5)
+    'OK4031 OK5'
+    """
+    return f"{name}{_decimals(x)} {name}{_decimals(y)}"
+
+
+def _decimals(value: float) -> str:
+    text = format_value(float(value))
+    if not text.startswith("0."):
+        raise ShiftError(f"a named point needs coordinates in [0, 1), got {value!r}")
+    return text[2:]
 
 
 def record_extent(record: Record) -> Extent | None:
@@ -143,8 +166,11 @@ def shift_record(record: Record, dx: float, dy: float) -> Record:
     replies = _reply_points(record)
     if replies:
         gpts = [i for i, turn in enumerate(turns) if turn.role == "gpt"]
-        written = [next(i for i in gpts if point_text(*p) in turns[i].value) for p in replies]
-        extra["reply_points"] = [_move_point(turns, i, p, dx, dy) for i, p in zip(written, replies, strict=True)]
+        writers = _reply_writers(record)
+        written = [next(i for i in gpts if w(*p) in turns[i].value) for p, w in zip(replies, writers, strict=True)]
+        extra["reply_points"] = [
+            _move_point(turns, i, p, dx, dy, w) for i, p, w in zip(written, replies, writers, strict=True)
+        ]
     return Record(images=list(record.images), conversations=turns, extra=extra)
 
 
@@ -186,10 +212,17 @@ def _check_shiftable(record: Record) -> None:
         raise ShiftError(f"a record with {len(record.images)} images has no single screen to shift")
 
 
-def _move_point(turns: list[Turn], index: int, point: tuple[float, float], dx: float, dy: float) -> list[float]:
-    """Rewrite ``point`` where turn ``index`` first writes it, moved; returns the moved point."""
+def _move_point(
+    turns: list[Turn],
+    index: int,
+    point: tuple[float, float],
+    dx: float,
+    dy: float,
+    write: Callable[[float, float], str] = point_text,
+) -> list[float]:
+    """Rewrite ``point`` where turn ``index`` first writes it (as ``write`` puts it), moved; returns the moved point."""
     new = (_moved(point[0], dx), _moved(point[1], dy))
-    text = turns[index].value.replace(point_text(*point), point_text(*new), 1)
+    text = turns[index].value.replace(write(*point), write(*new), 1)
     turns[index] = dataclasses.replace(turns[index], value=text)
     return list(new)
 
@@ -222,10 +255,21 @@ def _reply_points(record: Record) -> list[tuple[float, float]]:
     """``extra["reply_points"]``, each checked to be written in an assistant turn."""
     points = _point_list(record, "reply_points")
     replies = [turn.value for turn in record.conversations if turn.role == "gpt"]
-    for i, (x, y) in enumerate(points):
-        if not any(point_text(x, y) in text for text in replies):
-            raise ShiftError(f"reply point {i} {point_text(x, y)} is not written in an assistant turn")
+    for i, ((x, y), write) in enumerate(zip(points, _reply_writers(record), strict=True)):
+        if not any(write(x, y) in text for text in replies):
+            raise ShiftError(f"reply point {i} {write(x, y)} is not written in an assistant turn")
     return points
+
+
+def _reply_writers(record: Record) -> list[Callable[[float, float], str]]:
+    """How each reply point is written: :func:`point_text`, or :func:`named_point_text` with its ``reply_names``."""
+    count = len(record.extra.get("reply_points") or [])
+    names = record.extra.get("reply_names")
+    if names is None:
+        return [point_text] * count
+    if not isinstance(names, list) or len(names) != count or not all(isinstance(n, str) and n for n in names):
+        raise ShiftError(f"reply_names {names!r} must name each of the {count} reply_points")
+    return [functools.partial(named_point_text, name) for name in names]
 
 
 def _actions(turn: Turn) -> list[Action]:

@@ -48,10 +48,13 @@ def register_synth(data_subparsers: argparse._SubParsersAction) -> None:
         "--queries-per-screen", type=int, default=8, help="at most this many grounding queries per screen (default 8)"
     )
     parser.add_argument(
-        "--instruction-points",
-        action="store_true",
-        help="end a click's low-level instruction (stage-2 levels l2, l3) with its point: "
-        "\"Click the 'OK' button at (x=0.4031, y=0.5357)\" (trajectories already played are reused)",
+        "--points",
+        choices=("none", "instruction", "named"),
+        default="none",
+        help="write each click's point in the monologue too (stage-2 levels l2, l3): 'instruction' ends the "
+        "low-level instruction with it (\"Click the 'OK' button at (x=0.4031, y=0.5357)\"); 'named' adds a line "
+        "\"Point: OK4031 OK5357\", the decimals right after the element's name, and answers each stage-1 query "
+        "with such a line before its click. Trajectories already played are reused (default: none)",
     )
     parser.add_argument("--output", "-o", type=Path, required=True, metavar="DIR", help="folder for the data set")
     _browser_arguments(parser)
@@ -162,7 +165,7 @@ def run_synth(args: argparse.Namespace) -> int:
             settings,
             make_env=make_env,
             progress=not args.no_progress,
-            instruction_points=args.instruction_points,
+            points=args.points,
         )
     except (BrowserNotFoundError, ValueError) as err:
         print(f"aguvis data synth miniwob: {err}", file=sys.stderr)

@@ -16,6 +16,9 @@ several levels of detail. Here, for an expert's step:
       os:  "pyautogui.click(x=0.1656, y=0.3524)"
 
 ``l3`` begins with ``Thought:`` because the enforced-plan mode prefills it.
+With a named point (:func:`aguvis.data.augment.named_point_text`) a click's
+``l2``/``l3`` message ends with a line ``Point: okay1656 okay3524``: the
+click's decimals right after the name of what it clicks.
 Later steps see a step as its low-level instruction (``l2``, ``l3``) or its
 code (``l1``): :func:`history_entry`, and :func:`history_entry_from_reply` for
 a model's reply at evaluation, which reads the same convention back.
@@ -40,19 +43,22 @@ solved with pointer and keyboard actions, and the 150 tokens of
 
 _ACTION_PREFIX = "Action: "
 _THOUGHT_PREFIX = "Thought: "
+POINT_PREFIX = "Point: "
 _MAX_LISTED = 6
 _MAX_TEXT_WORDS = 3
 
 
-def monologue(level: Level, observation: str, thought: str, instruction: str) -> str | None:
-    """The ``all`` message of a step at ``level`` (None for ``l1``)."""
+def monologue(level: Level, observation: str, thought: str, instruction: str, point: str | None = None) -> str | None:
+    """The ``all`` message of a step at ``level`` (None for ``l1``); ``point`` adds the ``Point:`` line."""
     if level == "l1":
         return None
     if level == "l2":
-        return _ACTION_PREFIX + instruction
-    if level == "l3":
-        return f"{_THOUGHT_PREFIX}{observation} {thought}\n{_ACTION_PREFIX}{instruction}"
-    raise ValueError(f"unknown reasoning level {level!r}; expected one of {LEVELS}")
+        text = _ACTION_PREFIX + instruction
+    elif level == "l3":
+        text = f"{_THOUGHT_PREFIX}{observation} {thought}\n{_ACTION_PREFIX}{instruction}"
+    else:
+        raise ValueError(f"unknown reasoning level {level!r}; expected one of {LEVELS}")
+    return text if point is None else f"{text}\n{POINT_PREFIX}{point}"
 
 
 def history_entry(level: Level, instruction: str, code: str) -> str:
@@ -83,13 +89,14 @@ def step_turns(
     thought: str,
     instruction: str,
     code: str,
+    point: str | None = None,
 ) -> list[Turn]:
     """The whole stage-2 conversation of one step: system, screenshot + goal + history, reply."""
     turns = [
         Turn("system", SYSTEM_PROMPT),
         Turn("human", "<image>\n" + user_instruction(goal, list(previous))),
     ]
-    inner = monologue(level, observation, thought, instruction)
+    inner = monologue(level, observation, thought, instruction, point)
     if inner is not None:
         turns.append(Turn("gpt", inner, recipient="all", end_turn=False))
     turns.append(Turn("gpt", code, recipient="os", end_turn=True))

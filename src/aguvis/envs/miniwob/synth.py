@@ -29,26 +29,29 @@ import dataclasses
 import json
 import os
 import random
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from tqdm import tqdm
 
 from aguvis.actions import Action, format_action, parse
-from aguvis.data.augment import point_text
+from aguvis.data.augment import named_point_text, point_text
 from aguvis.data.records import Record, Turn, write_records
 from aguvis.envs.miniwob.atomic import write_text
 from aguvis.envs.miniwob.experts import EXPERTS, ExpertError, ExpertStep, hidden_text
 from aguvis.envs.miniwob.geometry import TaskFrame
-from aguvis.envs.miniwob.grounding import GroundingQuery, grounding_queries
+from aguvis.envs.miniwob.grounding import ORDINAL_WORDS, GroundingQuery, grounding_queries
 from aguvis.envs.miniwob.images import PALETTE_COLOURS, save_png
-from aguvis.envs.miniwob.monologue import LEVELS, describe_page, history_entry, step_turns
+from aguvis.envs.miniwob.monologue import POINT_PREFIX, LEVELS, describe_page, history_entry, step_turns
 from aguvis.envs.miniwob.tasks import EVAL_SEED_START, TASKS
 
 FORMAT_VERSION = 2  # 2: grounding queries keep the element's text (referring records)
 SOURCE = "miniwob"
+PointStyle = Literal["none", "instruction", "named"]
+POINT_STYLES: tuple[str, ...] = get_args(PointStyle)
 
 
 @dataclass(frozen=True)
@@ -203,10 +206,10 @@ def synthesise(
     *,
     make_env: Callable[[str], Any],
     progress: bool = True,
-    instruction_points: bool = False,
+    points: PointStyle = "none",
 ) -> list[TaskResult]:
     """Play ``episodes[task]`` seeds of every task with its expert (finished tasks are reused), then write
-    the records of all of them (``instruction_points``: see :func:`planning_records`)."""
+    the records of all of them (``points``: see :func:`planning_records`)."""
     out = Path(out_dir)
     for task, count in episodes.items():
         if task not in EXPERTS:
@@ -228,28 +231,68 @@ def synthesise(
                     result.episodes.append(episode)
         save_task(out, result, settings, count)
         results.append(result)
-    build_records(out, results, settings, instruction_points=instruction_points)
+    build_records(out, results, settings, points=points)
     return results
 
 
-def grounding_record(episode: Episode, step_index: int, frame: TaskFrame) -> Record | None:
-    """The packed stage-1 record of one screen (None when it has no query)."""
+def grounding_record(episode: Episode, step_index: int, frame: TaskFrame, *, named: bool = False) -> Record | None:
+    """The packed stage-1 record of one screen (None when it has no query); ``named``: each click
+    comes after a ``Point:`` line, as in :func:`planning_records` with named points."""
     step = episode.steps[step_index]
     if not step.queries:
         return None
     extra = _screen_extra(episode, step_index, frame, step.queries)
-    return Record(images=[step.image], conversations=grounding_turns(step.queries), extra=extra)
+    if named:
+        extra["reply_points"] = [list(q.point) for q in step.queries]  # moved with the screen by data.augment
+        extra["reply_names"] = [query_name(q) for q in step.queries]
+    return Record(images=[step.image], conversations=grounding_turns(step.queries, named=named), extra=extra)
 
 
-def grounding_turns(queries: Sequence[GroundingQuery]) -> list[Turn]:
-    """One screen's queries as a packed conversation: each instruction answered by its click."""
+def grounding_turns(queries: Sequence[GroundingQuery], *, named: bool = False) -> list[Turn]:
+    """One screen's queries as a packed conversation: each instruction answered by its click
+    (``named``: by a ``Point:`` line to ``all`` first)."""
     turns = []
     for i, query in enumerate(queries):
         turns.append(Turn("human", ("<image>" if i == 0 else "") + query.instruction))
         x, y = query.point
+        if named:
+            point = POINT_PREFIX + named_point_text(query_name(query), x, y)
+            turns.append(Turn("gpt", point, recipient="all", end_turn=False))
         code = format_action(Action("pyautogui.click", {"x": x, "y": y}))
         turns.append(Turn("gpt", code, recipient="os", end_turn=True))
     return turns
+
+
+def query_name(query: GroundingQuery) -> str:
+    """The name a named point of a stage-1 query writes: the words the element shows, else what the
+    query calls it ("first text field", "close" for a dialog's close button)."""
+    if query.text:
+        return query.text
+    if query.role == "textbox":
+        ordinal = next((w for w in query.instruction.split() if w in ORDINAL_WORDS), None)
+        if ordinal is not None:
+            return f"{ordinal} text field"
+    if query.role == "button":
+        return "close"
+    raise ValueError(f"no name for the point of query {query.instruction!r} ({query.role})")
+
+
+def target_name(instruction: str) -> str:
+    """The name a named point of a low-level instruction writes: its last quoted words, else the
+    instruction after its verb ("Click the first text box" -> "first text box").
+
+    >>> target_name("Click the 'okay' button"), target_name("Click the first text box")
+    ('okay', 'first text box')
+    """
+    quoted = re.findall(r"'([^']+)'", instruction)
+    if quoted:
+        return quoted[-1]
+    words = instruction.split()[1:]
+    if words[:1] == ["the"]:
+        words = words[1:]
+    if not words:
+        raise ValueError(f"no name in the instruction {instruction!r}")
+    return " ".join(words)
 
 
 def referring_record(episode: Episode, step_index: int, frame: TaskFrame) -> Record | None:
@@ -284,24 +327,32 @@ def _screen_extra(episode: Episode, step_index: int, frame: TaskFrame, queries: 
     }
 
 
-def planning_records(episode: Episode, level: str, *, instruction_points: bool = False) -> Iterator[Record]:
+def planning_records(episode: Episode, level: str, *, points: PointStyle = "none") -> Iterator[Record]:
     """The stage-2 records of an episode at one reasoning level, one per step.
 
-    With ``instruction_points`` a click's low-level instruction ends with its
-    point ("Click the 'OK' button at (x=0.4031, y=0.5357)", levels l2 and l3),
-    listed in ``reply_points`` so that shift augmentation moves it: the point
-    then follows the element's word within a few tokens, where a decoder from
-    random weights learns the lookup far sooner than across the template
-    before the ``os`` message (benchmarks/README.md, "A five-token gap").
+    ``points`` writes a click's point in its ``l2``/``l3`` monologue too, listed in
+    ``reply_points`` so that shift augmentation moves it:
+
+    - ``instruction``: at the end of the low-level instruction ("Click the 'OK'
+      button at (x=0.4031, y=0.5357)"), a few tokens after the element's word
+      (benchmarks/README.md, "A five-token gap");
+    - ``named``: on a line of its own after it, each coordinate's decimals right
+      after the element's name ("Point: OK4031 OK5357", :func:`target_name`),
+      so the deciding digit follows the name with nothing between.
     """
+    if points not in POINT_STYLES:
+        raise ValueError(f"unknown points {points!r}; expected one of {POINT_STYLES}")
     previous: list[str] = []
     hidden = hidden_text(episode.task, episode.goal)  # the goal's, the same for every step
     for index, step in enumerate(episode.steps):
-        instruction, point = step.instruction, None
+        instruction, point, name = step.instruction, None, None
         action = parse(step.code)[0]
-        if instruction_points and level != "l1" and "x" in action.args and "y" in action.args:
+        if points != "none" and level != "l1" and "x" in action.args and "y" in action.args:
             point = [action.args["x"], action.args["y"]]
-            instruction = f"{instruction} at {point_text(*point)}"
+            if points == "instruction":
+                instruction = f"{instruction} at {point_text(*point)}"
+            else:
+                name = target_name(step.instruction)
         turns = step_turns(
             level,  # type: ignore[arg-type]
             episode.goal,
@@ -310,6 +361,7 @@ def planning_records(episode: Episode, level: str, *, instruction_points: bool =
             thought=step.thought,
             instruction=instruction,
             code=step.code,
+            point=None if name is None else named_point_text(name, *point),
         )
         extra = {
             "source": SOURCE,
@@ -321,6 +373,8 @@ def planning_records(episode: Episode, level: str, *, instruction_points: bool =
         }
         if point is not None:
             extra["reply_points"] = [point]
+        if name is not None:
+            extra["reply_names"] = [name]
         if step.box is not None:  # typing has no target box; a null one would fail `aguvis data check`
             extra["bbox"] = step.box
         if hidden:
@@ -330,18 +384,20 @@ def planning_records(episode: Episode, level: str, *, instruction_points: bool =
 
 
 def build_records(
-    out: Path, results: Sequence[TaskResult], settings: SynthSettings, *, instruction_points: bool = False
+    out: Path, results: Sequence[TaskResult], settings: SynthSettings, *, points: PointStyle = "none"
 ) -> dict[str, Any]:
-    """Write the record files, mixtures and manifest from finished trajectories; returns the manifest."""
+    """Write the record files, mixtures and manifest from finished trajectories; returns the manifest
+    (``points``: see :func:`planning_records`; ``named`` names the stage-1 clicks' points too)."""
     frame = TaskFrame(scale=settings.scale)
     episodes = [e for r in results for e in r.episodes]
     screens = [(e, i) for e in episodes for i in range(len(e.steps))]
-    grounding = [r for r in (grounding_record(e, i, frame) for e, i in screens) if r is not None]
+    named = points == "named"
+    grounding = [r for r in (grounding_record(e, i, frame, named=named) for e, i in screens) if r is not None]
     write_records(out / "stage1.jsonl", grounding)
     referring = [r for r in (referring_record(e, i, frame) for e, i in screens) if r is not None]
     write_records(out / "stage1-referring.jsonl", referring)
     for level in LEVELS:
-        records = (r for e in episodes for r in planning_records(e, level, instruction_points=instruction_points))
+        records = (r for e in episodes for r in planning_records(e, level, points=points))
         write_records(out / f"stage2-{level}.jsonl", records)
     _write_mixture(out / "stage1.yaml", ["stage1.jsonl", "stage1-referring.jsonl"])
     _write_mixture(out / "stage2.yaml", [f"stage2-{level}.jsonl" for level in LEVELS])
@@ -349,7 +405,7 @@ def build_records(
     manifest = {
         "source": SOURCE,
         "settings": dataclasses.asdict(settings),
-        "instruction_points": instruction_points,
+        "points": points,
         "image_size": list(frame.image_size),
         "tasks": {
             r.task: {
