@@ -176,10 +176,10 @@ def _train(
         command += ["--set", f"run.log_every={log_every}"]
     if max_seconds is not None:
         command += ["--set", f"run.max_seconds={max(max_seconds, 1.0):.0f}"]
-    if probe:  # timing needs no augmented copies, which only lengthen the preloading
-        command += ["--set", "data.augment=null"]
     for override in args.overrides:
         command += ["--set", override]
+    if probe:  # timing needs no augmented copies, which only lengthen the preloading; last, so that
+        command += ["--set", "data.augment=null"]  # an override of data.augment.copies cannot undo it
     name = output.name
     wall = _run(command, summary, name)
     metrics_file = output / "metrics.jsonl"

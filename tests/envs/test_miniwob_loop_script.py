@@ -6,6 +6,7 @@ import argparse
 import io
 import json
 import tarfile
+from pathlib import Path
 
 from tests.fixtures_scripts import load_script
 
@@ -77,3 +78,28 @@ def test_a_stage_summary_keeps_where_the_trainers_time_went(tmp_path, monkeypatc
     assert summary["stage1"]["steps"] == 30 and summary["stage1"]["samples"] == 2550
     assert result["timings"]["setup_s"] == 40.04
     assert (tmp_path / "out" / "stage1-metrics.jsonl").read_text() == (output / "metrics.jsonl").read_text()
+
+
+def test_the_probe_trains_without_copies_even_when_the_stages_set_them(tmp_path, monkeypatch):
+    from aguvis.train.config import load_config
+
+    loop = load_script("miniwob_loop")
+    output = tmp_path / "probe"
+    commands = []
+
+    def fake_run(command, summary, name):
+        commands.append(command)
+        output.mkdir()
+        (output / "metrics.jsonl").write_text(json.dumps({"step": 2, "loss": 1.0, "samples": 8, "step_time_s": 0.1}))
+        (output / "config.yaml").write_text("data: {}\n")
+        (output / "timings.json").write_text(json.dumps({"data_s": 1.0}))
+        return 5.0
+
+    monkeypatch.setattr(loop, "_run", fake_run)
+    overrides = ["data.augment.copies=1", "data.max_length=1280"]
+    configs = Path(__file__).resolve().parents[2] / "configs" / "miniwob"
+    args = argparse.Namespace(configs=configs, data=tmp_path, overrides=overrides, out=tmp_path)
+    loop._train(args, "stage1", tmp_path / "init", output, 2, {}, probe=True)
+    sets = [commands[0][i + 1] for i, arg in enumerate(commands[0]) if arg == "--set"]
+    config = load_config(args.configs / "stage1.yaml", sets)  # raised before: copies set after augment=null
+    assert config.data.augment is None and config.data.max_length == 1280
