@@ -104,7 +104,7 @@ def element_boxes(path: Path) -> dict[str, list[list[float]]]:
             if line.strip():
                 record = json.loads(line)
                 box = record.get("bbox") or []
-                boxes[record["image"]] = box if box and isinstance(box[0], list) else [box] if box else []
+                boxes[record["image"]] = box if not box or isinstance(box[0], list) else [box]  # one box, or a list
     return boxes
 
 

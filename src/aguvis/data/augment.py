@@ -111,7 +111,7 @@ def record_extent(record: Record) -> Extent | None:
     points = [p for turn in record.conversations if turn.role == "gpt" for p in _turn_points(turn)]
     points += [p for box in _boxes(record.extra.get("bbox")) for p in ((box[0], box[1]), (box[2], box[3]))]
     points += _query_points(record)
-    points += _reply_points(record)
+    points += [point for point, _ in _replies(record)]
     return Extent.of(points)
 
 
@@ -163,14 +163,11 @@ def shift_record(record: Record, dx: float, dy: float) -> Record:
     if points:
         humans = [i for i, turn in enumerate(turns) if turn.role == "human"]  # point i is asked in human turn i
         extra["query_points"] = [_move_point(turns, i, p, dx, dy) for i, p in zip(humans, points, strict=False)]
-    replies = _reply_points(record)
+    replies = _replies(record)
     if replies:
         gpts = [i for i, turn in enumerate(turns) if turn.role == "gpt"]
-        writers = _reply_writers(record)
-        written = [next(i for i in gpts if w(*p) in turns[i].value) for p, w in zip(replies, writers, strict=True)]
-        extra["reply_points"] = [
-            _move_point(turns, i, p, dx, dy, w) for i, p, w in zip(written, replies, writers, strict=True)
-        ]
+        written = [next(i for i in gpts if write(*p) in turns[i].value) for p, write in replies]
+        extra["reply_points"] = [_move_point(turns, i, p, dx, dy, write) for i, (p, write) in zip(written, replies)]
     return Record(images=list(record.images), conversations=turns, extra=extra)
 
 
@@ -251,25 +248,22 @@ def _query_points(record: Record) -> list[tuple[float, float]]:
     return points
 
 
-def _reply_points(record: Record) -> list[tuple[float, float]]:
-    """``extra["reply_points"]``, each checked to be written in an assistant turn."""
+def _replies(record: Record) -> list[tuple[tuple[float, float], Callable[[float, float], str]]]:
+    """``extra["reply_points"]`` with how each is written (:func:`point_text`, or :func:`named_point_text`
+    with its ``reply_names``), each checked to be written in an assistant turn."""
     points = _point_list(record, "reply_points")
-    replies = [turn.value for turn in record.conversations if turn.role == "gpt"]
-    for i, ((x, y), write) in enumerate(zip(points, _reply_writers(record), strict=True)):
-        if not any(write(x, y) in text for text in replies):
-            raise ShiftError(f"reply point {i} {write(x, y)} is not written in an assistant turn")
-    return points
-
-
-def _reply_writers(record: Record) -> list[Callable[[float, float], str]]:
-    """How each reply point is written: :func:`point_text`, or :func:`named_point_text` with its ``reply_names``."""
-    count = len(record.extra.get("reply_points") or [])
     names = record.extra.get("reply_names")
     if names is None:
-        return [point_text] * count
-    if not isinstance(names, list) or len(names) != count or not all(isinstance(n, str) and n for n in names):
-        raise ShiftError(f"reply_names {names!r} must name each of the {count} reply_points")
-    return [functools.partial(named_point_text, name) for name in names]
+        writers = [point_text] * len(points)
+    elif isinstance(names, list) and len(names) == len(points) and all(isinstance(n, str) and n for n in names):
+        writers = [functools.partial(named_point_text, name) for name in names]
+    else:
+        raise ShiftError(f"reply_names {names!r} must name each of the {len(points)} reply_points")
+    replies = [turn.value for turn in record.conversations if turn.role == "gpt"]
+    for i, ((x, y), write) in enumerate(zip(points, writers, strict=True)):
+        if not any(write(x, y) in text for text in replies):
+            raise ShiftError(f"reply point {i} {write(x, y)} is not written in an assistant turn")
+    return list(zip(points, writers, strict=True))
 
 
 def _actions(turn: Turn) -> list[Action]:
