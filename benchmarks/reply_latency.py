@@ -3,7 +3,11 @@
 What an online episode or the server waits for at each step, without the
 browser: the prompt (screenshot and goal) is built, generated from greedily
 and decoded. Prints the median seconds per reply over ``--repeats`` passes
-(one untimed reply first) and the mean reply length in tokens.
+(one untimed reply first), the mean reply length in tokens, and the ratio to
+a baseline timed in the same run: a plain ``model.generate`` of the same
+prompt for exactly as many new tokens, with no reply rules (forced
+continuation, stopping) and no decoding, i.e. what the reply costs over the
+model's own generation.
 
     PYTHONPATH=src python benchmarks/reply_latency.py --model runs/miniwob/run11/model \\
         --images 'runs/miniwob/heldout/images/click-button/*.png' --mode self-plan
@@ -55,18 +59,36 @@ def main(argv: list[str] | None = None) -> int:
     requests = [Request(Image.open(path), GOALS[i % len(GOALS)], mode=mode) for i, path in enumerate(paths)]
     prompts = [build_prompt(request) for request in requests]
     backend.generate_prompts(prompts[:1], args.max_new_tokens)  # warm-up
-    seconds, tokens = [], []
+    seconds, plain, tokens = [], [], []
     for _ in range(args.repeats):
         for prompt in prompts:
             start = time.perf_counter()
             (generation,) = backend.generate_prompts([prompt], args.max_new_tokens)
             seconds.append(time.perf_counter() - start)
             tokens.append(generation.completion_tokens)
+            plain.append(plain_generate_seconds(backend, prompt, generation.completion_tokens))
+    reply, baseline = statistics.median(seconds), statistics.median(plain)
     print(
-        f"{len(seconds)} replies ({mode.value}): median {statistics.median(seconds):.3f} s a reply, "
-        f"mean {statistics.mean(tokens):.1f} tokens"
+        f"{len(seconds)} replies ({mode.value}): median {reply:.3f} s a reply, mean {statistics.mean(tokens):.1f} "
+        f"tokens; plain generate of as many tokens {baseline:.3f} s; ratio {reply / baseline:.3f}"
     )
     return 0
+
+
+def plain_generate_seconds(backend: LocalBackend, prompt, new_tokens: int) -> float:
+    """Seconds of ``model.generate`` on the prompt the backend builds, greedy, exactly ``new_tokens`` long."""
+    start = time.perf_counter()
+    with torch.inference_mode():
+        inputs, _ = backend._batch_inputs([backend._row(prompt)])
+        backend.model.generate(
+            **inputs,
+            do_sample=False,
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            pad_token_id=backend.pad_id,
+            use_cache=True,  # the checkpoints' generation_config.json says false (the training setting)
+        )
+    return time.perf_counter() - start
 
 
 if __name__ == "__main__":

@@ -186,7 +186,19 @@ class LocalBackend:
         return _Row(ids, pixel_values, image_grid_thw, prompt.reply_head)
 
     def _generate_batch(self, rows: list[_Row], max_new_tokens: int, sampling: Sampling) -> list[Generation]:
-        """Each row's reply, in one ``generate`` call.
+        """Each row's reply, in one ``generate`` call."""
+        inputs, width = self._batch_inputs(rows)
+        rules = _ReplyRules(self, rows, width, max_new_tokens)
+        output = self.model.generate(
+            **inputs,
+            generation_config=self._generation_config(max_new_tokens, sampling),
+            logits_processor=LogitsProcessorList([_ForceContinuation(rules)]),
+            stopping_criteria=StoppingCriteriaList([_EndOfReply(rules)]),
+        )
+        return [self._generation(rules, i, output[i, width:].tolist()) for i in range(len(rows))]
+
+    def _batch_inputs(self, rows: list[_Row]) -> tuple[dict, int]:
+        """``generate``'s inputs for ``rows`` and their width.
 
         Rows are left-padded to a common length so every row's last prompt
         token sits in the last column, e.g. lengths 3 and 5 with pad ``P``::
@@ -203,14 +215,7 @@ class LocalBackend:
             attention_mask[i, width - len(row.prompt_ids) :] = 1
         inputs = {"input_ids": input_ids.to(device), "attention_mask": attention_mask.to(device)}
         inputs.update(self._vision_inputs(rows, input_ids, device))
-        rules = _ReplyRules(self, rows, width, max_new_tokens)
-        output = self.model.generate(
-            **inputs,
-            generation_config=self._generation_config(max_new_tokens, sampling),
-            logits_processor=LogitsProcessorList([_ForceContinuation(rules)]),
-            stopping_criteria=StoppingCriteriaList([_EndOfReply(rules)]),
-        )
-        return [self._generation(rules, i, output[i, width:].tolist()) for i in range(len(rows))]
+        return inputs, width
 
     def _vision_inputs(self, rows: list[_Row], input_ids: torch.Tensor, device: torch.device) -> dict:
         pixel_values = [row.pixel_values for row in rows if row.pixel_values is not None]
