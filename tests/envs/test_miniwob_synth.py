@@ -117,6 +117,13 @@ def test_changing_a_tasks_episode_count_plays_it_again(made, fake_env):
     assert len(results[0].episodes) == 5
 
 
+def test_fewer_episodes_of_a_task_leave_no_screens_of_the_dropped_ones(made, fake_env):
+    out, _ = made
+    synthesise(out, {"click-button": 2}, SynthSettings(), make_env=fake_env, progress=False)
+    names = sorted(p.name for p in (out / "images" / "click-button").iterdir())
+    assert names == ["0000000-00.png", "0000001-00.png"]
+
+
 def _by_role(record, role):
     return [turn.value for turn in record.conversations if turn.role == role]
 

@@ -30,6 +30,7 @@ import json
 import os
 import random
 import re
+import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,6 +223,8 @@ def synthesise(
             results.append(done)
             continue
         result = TaskResult(task, [])
+        # screens of an earlier count of this task would stay unreferenced and travel in the archive
+        shutil.rmtree(out / "images" / task, ignore_errors=True)
         with make_env(task) as env:
             for seed in tqdm(settings.seeds(count), desc=task, unit="episode", disable=not progress):
                 episode = play_episode(env, task, seed, settings, out)
