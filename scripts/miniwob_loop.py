@@ -15,6 +15,12 @@ along its schedule, and the summary says so.
 5. pack the final model as ``model.tar.part-*`` (15 MiB pieces, so a device
    call brings it back) with both stages' metrics and ``summary.json``.
 
+``--lookalike N`` first draws N look-alike screens on the machine's cores
+(``aguvis data synth miniwob-lookalike``, with named points when the data
+has them, ``--lookalike-random-labels`` of the choice labels random strings)
+and adds them to stage 1's mixture: screens that need not travel in the
+archive. The drawing counts against the budget.
+
 Variant ``stage2-only`` (the ablation "stage 2 without stage 1") skips stage 1
 and trains stage 2 from the random model; pass ``--stage2-steps`` with the
 full run's stage-2 steps to compare at equal stage-2 training.
@@ -70,6 +76,16 @@ def main(argv: list[str] | None = None) -> int:
         "--slack", type=float, default=0.15, help="a stage may run this share over its planned time (default 0.15)"
     )
     parser.add_argument(
+        "--lookalike", type=int, default=0, metavar="SCREENS", help="look-alike screens drawn for stage 1 (default 0)"
+    )
+    parser.add_argument(
+        "--lookalike-random-labels",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of the look-alike check-box and radio labels that are random strings (default 0)",
+    )
+    parser.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -96,12 +112,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     summary["data"] = json.loads((args.data / "manifest.json").read_text(encoding="utf-8"))
     summary["data"].pop("vocabulary", None)  # thousands of words, for the look-alike screens
+    stage1_mixture = args.data / "stage1.yaml"
+    if args.lookalike and args.variant == "full":
+        drawn = args.run / "lookalike"
+        points = "named" if summary["data"].get("points") == "named" else "none"
+        command = [sys.executable, "-m", "aguvis.cli", "data", "synth", "miniwob-lookalike", "--vocabulary"]
+        command += [str(args.data), "--screens", str(args.lookalike), "--points", points, "--random-labels"]
+        command += [str(args.lookalike_random_labels), "--output", str(drawn), "--no-progress"]
+        _run(command, summary, "lookalike")
+        stage1_mixture = _joined_mixture([stage1_mixture, drawn / "stage1.yaml"], args.run / "stage1-mixture.yaml")
 
     step_s = overhead_s = 0.0
     given = args.stage2_steps is not None and (args.variant == "stage2-only" or args.stage1_steps is not None)
     if not given:  # step counts from the budget need the step time
         probe = _train(
-            args, "stage1", init, args.run / "probe", args.probe_steps, summary, log_every=1, probe=True
+            args, "stage1", init, args.run / "probe", args.probe_steps, summary, log_every=1, probe=True,
+            mixture=stage1_mixture,
         )
         times = [m["step_time_s"] for m in probe["metrics"]][5:] or [m["step_time_s"] for m in probe["metrics"]]
         step_s = statistics.median(times)
@@ -116,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         train_s = left * args.stage1_share
         steps = args.stage1_steps or max(1, math.floor(train_s / step_s))
         stage1 = _train(
-            args, "stage1", init, args.run / "stage1", steps, summary, max_seconds=train_s * (1 + args.slack)
+            args, "stage1", init, args.run / "stage1", steps, summary, max_seconds=train_s * (1 + args.slack),
+            mixture=stage1_mixture,
         )
         if stage1["metrics"]:
             step_s = statistics.median(m["step_time_s"] for m in stage1["metrics"])
@@ -149,11 +176,13 @@ def _train(
     log_every: int | None = None,
     max_seconds: float | None = None,
     probe: bool = False,
+    mixture: Path | None = None,
 ) -> dict:
     """Run one ``aguvis train`` for ``steps`` optimizer steps (at most
-    ``max_seconds`` of training); returns its wall time and metrics."""
+    ``max_seconds`` of training) on ``mixture`` (default: the data's own for
+    the stage); returns its wall time and metrics."""
     config = args.configs / f"{stage}.yaml"
-    mixture = args.data / f"{stage}.yaml"
+    mixture = mixture or args.data / f"{stage}.yaml"
     command = [
         sys.executable,
         "-m",
@@ -203,6 +232,24 @@ def _train(
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / f"{name}-metrics.jsonl").write_text(metrics_file.read_text(encoding="utf-8"), encoding="utf-8")
     return {"wall_s": wall, "metrics": metrics, "timings": timings}
+
+
+def _joined_mixture(mixtures: list[Path], out: Path) -> Path:
+    """One mixture file ``out`` with the entries of ``mixtures`` in order, their paths made absolute."""
+    from aguvis.data import load_mixture
+
+    entries = [entry for mixture in mixtures for entry in load_mixture(mixture)]
+    datasets = [
+        {
+            "json_path": str(e.json_path.resolve()),
+            "images_folder": str(e.images_folder.resolve()),
+            "sampling_strategy": e.sampling_strategy,
+        }
+        for e in entries
+    ]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump({"datasets": datasets}, sort_keys=False), encoding="utf-8")
+    return out
 
 
 def _screen_copies(args: argparse.Namespace, stage: str) -> int:

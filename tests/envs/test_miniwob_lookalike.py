@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
+import re
 
 import numpy as np
 import pytest
 
 from aguvis.actions import parse
 from aguvis.data import load_mixture, read_records, validate_file
+from aguvis.data.augment import named_point_text
 from aguvis.envs.miniwob.geometry import TaskFrame
 from aguvis.envs.miniwob.lookalike import (
     MERGED_TOKEN_PX,
@@ -21,6 +24,7 @@ from aguvis.envs.miniwob.lookalike import (
     screen_queries,
     synthesise_lookalike,
 )
+from aguvis.envs.miniwob.monologue import POINT_PREFIX
 from aguvis.envs.miniwob.synth import SynthSettings, synthesise
 
 
@@ -172,3 +176,49 @@ def test_new_settings_redraw_the_folder_without_the_old_screens(tmp_path, font):
     listed = {r.images[0] for r in read_records(tmp_path / "stage1.jsonl")}
     on_disk = {p.relative_to(tmp_path).as_posix() for p in (tmp_path / "images").glob("*.png")}
     assert manifest["screens"] == len(listed) <= 5 and on_disk == listed
+
+
+def test_random_labels_replace_the_vocabularys_choice_labels_by_fresh_strings(font):
+    frame = TaskFrame()
+    words = {w for ws in VOCABULARY.texts.values() for w in ws}
+
+    def labels(vocabulary):
+        found = []
+        for seed in range(80):
+            _, drawn = draw_screen(vocabulary, random.Random(seed), font, frame)
+            found += [d for d in drawn if d.role in ("checkbox", "radio")]
+        return found
+
+    assert all(d.text in words for d in labels(VOCABULARY))
+    fresh = labels(dataclasses.replace(VOCABULARY, random_labels=1.0))
+    assert len(fresh) > 20 and not any(d.text in words for d in fresh)
+    assert all(re.fullmatch(r"[A-Za-z0-9]{2,7}", d.text) for d in fresh)
+    assert len({d.text for d in fresh}) > 0.9 * len(fresh)  # new on every screen, nothing to memorise
+    assert all(d.phrasings and d.text in d.phrasings[0] for d in fresh)
+    others = [d for d in labels(dataclasses.replace(VOCABULARY, random_labels=1.0)) if d.role == "button"]
+    assert all(d.text in words for d in others)  # buttons keep the data's words
+
+
+def test_named_points_answer_each_query_with_its_point_before_the_click(tmp_path, font):
+    out = tmp_path / "named"
+    settings = LookalikeSettings(screens=12, seed=2, queries_per_screen=5, points="named")
+    synthesise_lookalike(out, VOCABULARY, settings, workers=1, progress=False)
+    assert list(validate_file(out / "stage1.jsonl")) == []
+    for record in read_records(out / "stage1.jsonl"):
+        answers = [t for t in record.conversations if t.role == "gpt"]
+        points, clicks = answers[0::2], answers[1::2]
+        assert [t.recipient for t in points] == ["all"] * len(points)
+        assert [t.recipient for t in clicks] == ["os"] * len(clicks)
+        names = record.extra["reply_names"]
+        for point, click, name, (x, y) in zip(points, clicks, names, record.extra["reply_points"], strict=True):
+            assert point.value == POINT_PREFIX + named_point_text(name, x, y)
+            assert parse(click.value)[0].args == {"x": x, "y": y}
+
+
+def test_bad_lookalike_settings_are_refused_by_name(tmp_path):
+    with pytest.raises(LookalikeError, match="points"):
+        synthesise_lookalike(tmp_path, VOCABULARY, LookalikeSettings(screens=2, points="inline"), progress=False)
+    with pytest.raises(LookalikeError, match="random labels"):
+        synthesise_lookalike(
+            tmp_path, dataclasses.replace(VOCABULARY, random_labels=1.5), LookalikeSettings(screens=2), progress=False
+        )

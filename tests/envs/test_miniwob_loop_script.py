@@ -103,3 +103,22 @@ def test_the_probe_trains_without_copies_even_when_the_stages_set_them(tmp_path,
     sets = [commands[0][i + 1] for i, arg in enumerate(commands[0]) if arg == "--set"]
     config = load_config(args.configs / "stage1.yaml", sets)  # raised before: copies set after augment=null
     assert config.data.augment is None and config.data.max_length == 1280
+
+
+def test_the_joined_mixture_lists_every_entry_with_its_own_folders(tmp_path):
+    from aguvis.data import load_mixture
+
+    loop = load_script("miniwob_loop")
+    for name, strategy in (("data", "all"), ("drawn", "random:50%")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "stage1.yaml").write_text(
+            f"datasets:\n  - json_path: a.jsonl\n    images_folder: .\n    sampling_strategy: \"{strategy}\"\n"
+        )
+    joined = loop._joined_mixture(
+        [tmp_path / "data" / "stage1.yaml", tmp_path / "drawn" / "stage1.yaml"], tmp_path / "run" / "mixture.yaml"
+    )
+    entries = load_mixture(joined)
+    assert [(e.json_path, e.images_folder, e.sampling_strategy) for e in entries] == [
+        (tmp_path / "data" / "a.jsonl", tmp_path / "data", "all"),
+        (tmp_path / "drawn" / "a.jsonl", tmp_path / "drawn", "random:50%"),
+    ]

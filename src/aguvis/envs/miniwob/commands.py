@@ -9,6 +9,7 @@ heavy is imported here: selenium, miniwob and torch load when a command runs.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import os
@@ -82,6 +83,21 @@ def register_synth(data_subparsers: argparse._SubParsersAction) -> None:
     )
     lookalike.add_argument(
         "--queries-per-screen", type=int, default=16, help="at most this many grounding queries per screen (default 16)"
+    )
+    lookalike.add_argument(
+        "--points",
+        choices=("none", "named"),
+        default="none",
+        help="named: answer each query with a 'Point: OK4031 OK5357' line before its click, as "
+        "'synth miniwob --points named' does (default: none)",
+    )
+    lookalike.add_argument(
+        "--random-labels",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of check-box and radio labels drawn as fresh random strings of 2-7 letters and digits, "
+        "as click-option and click-checkboxes label theirs (default 0: the data set's words)",
     )
     lookalike.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: all cores)")
     lookalike.add_argument("--font", metavar="TTF", help="Liberation Sans Regular (default: found by fontconfig)")
@@ -180,8 +196,10 @@ def run_lookalike(args: argparse.Namespace) -> int:
     from aguvis.envs.miniwob.lookalike import LookalikeError, LookalikeSettings, Vocabulary, synthesise_lookalike
 
     try:
-        vocabulary = Vocabulary.from_manifest(args.vocabulary)
-        settings = LookalikeSettings(args.screens, args.seed, args.queries_per_screen, layout=args.layout)
+        vocabulary = dataclasses.replace(Vocabulary.from_manifest(args.vocabulary), random_labels=args.random_labels)
+        settings = LookalikeSettings(
+            args.screens, args.seed, args.queries_per_screen, layout=args.layout, points=args.points
+        )
         manifest = synthesise_lookalike(
             args.output, vocabulary, settings, font=args.font, workers=args.workers, progress=not args.no_progress
         )

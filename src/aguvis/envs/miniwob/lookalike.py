@@ -38,6 +38,7 @@ import json
 import os
 import random
 import shutil
+import string
 import subprocess
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -52,7 +53,7 @@ from aguvis.data.records import Record, write_records
 from aguvis.envs.miniwob.atomic import write_text
 from aguvis.envs.miniwob.geometry import TaskFrame
 from aguvis.envs.miniwob.grounding import MAX_TEXT_WORDS, ORDINAL_WORDS, GroundingQuery, ordinal_phrasings, phrasings
-from aguvis.envs.miniwob.synth import grounding_turns
+from aguvis.envs.miniwob.synth import grounding_turns, query_name
 
 SOURCE = "miniwob-lookalike"
 FONT_ENV = "AGUVIS_FONT"
@@ -76,6 +77,7 @@ _BUTTON = (239, 239, 239)
 _LINK = (0, 0, 238)
 _BLACK = (0, 0, 0)
 _WHITE = (255, 255, 255)
+_LABEL_CHARACTERS = string.ascii_letters + string.digits
 
 
 Layout = Literal["page", "one-button", "square"]
@@ -103,14 +105,18 @@ class LookalikeSettings:
     queries_per_screen: int = 16
     scale: int = 2
     layout: Layout = "page"
+    points: Literal["none", "named"] = "none"  # "named": each click after a "Point:" line, as the real data's
 
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """Goals for the instruction bar and, per role, the words elements show."""
+    """Goals for the instruction bar and, per role, the words elements show. ``random_labels``: the
+    share of check-box and radio labels drawn as fresh random strings of letters and digits, the labels
+    of click-option and click-checkboxes, which no vocabulary can list: a model must read them."""
 
     goals: tuple[str, ...]
     texts: dict[str, tuple[str, ...]]
+    random_labels: float = 0.0
 
     @classmethod
     def from_manifest(cls, path: str | os.PathLike[str]) -> Vocabulary:
@@ -219,7 +225,14 @@ def _line_height(size: float = _TEXT_SIZE) -> float:
 
 
 def _words(rng: random.Random, vocabulary: Vocabulary, role: str) -> str:
+    if role in ("checkbox", "radio") and vocabulary.random_labels and rng.random() < vocabulary.random_labels:
+        return random_label(rng)
     return rng.choice(vocabulary.words(role))
+
+
+def random_label(rng: random.Random) -> str:
+    """2 to 7 letters and digits, as MiniWoB++'s click-option and click-checkboxes label their choices."""
+    return "".join(rng.choice(_LABEL_CHARACTERS) for _ in range(rng.randint(2, 7)))
 
 
 def _bar(p: _Painter, goal: str) -> None:
@@ -475,7 +488,11 @@ def _make(job: tuple[int, int, Vocabulary, LookalikeSettings, Path, Path]) -> li
             "bbox": [list(q.box) for q in queries],
             "augment": False,
         }
-        records.append(Record(images=[name], conversations=grounding_turns(queries), extra=extra))
+        named = settings.points == "named"
+        if named:
+            extra["reply_points"] = [list(q.point) for q in queries]
+            extra["reply_names"] = [query_name(q) for q in queries]
+        records.append(Record(images=[name], conversations=grounding_turns(queries, named=named), extra=extra))
     return records
 
 
@@ -495,6 +512,10 @@ def synthesise_lookalike(
         raise LookalikeError(f"layout must be one of {', '.join(LAYOUTS)}, got {settings.layout!r}")
     if settings.queries_per_screen < 1:
         raise LookalikeError(f"queries per screen must be positive, got {settings.queries_per_screen}")
+    if settings.points not in ("none", "named"):
+        raise LookalikeError(f"points must be 'none' or 'named', got {settings.points!r}")
+    if not 0.0 <= vocabulary.random_labels <= 1.0:
+        raise LookalikeError(f"the share of random labels must lie in [0, 1], got {vocabulary.random_labels}")
     out = Path(out_dir)
     made_with = {"settings": dataclasses.asdict(settings), "vocabulary": dataclasses.asdict(vocabulary)}
     made_with = json.loads(json.dumps(made_with))  # as the manifest stores it: tuples become lists
