@@ -53,7 +53,7 @@ from aguvis.data.records import Record, write_records
 from aguvis.envs.miniwob.atomic import write_text
 from aguvis.envs.miniwob.geometry import TaskFrame
 from aguvis.envs.miniwob.grounding import MAX_TEXT_WORDS, ORDINAL_WORDS, GroundingQuery, ordinal_phrasings, phrasings
-from aguvis.envs.miniwob.synth import grounding_turns, query_name
+from aguvis.envs.miniwob.synth import grounding_turns, query_name, write_mixture
 
 SOURCE = "miniwob-lookalike"
 FONT_ENV = "AGUVIS_FONT"
@@ -225,6 +225,7 @@ def _line_height(size: float = _TEXT_SIZE) -> float:
 
 
 def _words(rng: random.Random, vocabulary: Vocabulary, role: str) -> str:
+    # no draw at a share of 0, so that screens drawn before random labels existed come out the same
     if role in ("checkbox", "radio") and vocabulary.random_labels and rng.random() < vocabulary.random_labels:
         return random_label(rng)
     return rng.choice(vocabulary.words(role))
@@ -472,6 +473,7 @@ def _make(job: tuple[int, int, Vocabulary, LookalikeSettings, Path, Path]) -> li
     start, stop, vocabulary, settings, font, out = job
     frame = TaskFrame(scale=settings.scale)
     (out / "images").mkdir(parents=True, exist_ok=True)
+    named = settings.points == "named"
     records = []
     for index in range(start, stop):
         rng = random.Random(f"miniwob-lookalike:{settings.seed}:{index}")
@@ -488,7 +490,6 @@ def _make(job: tuple[int, int, Vocabulary, LookalikeSettings, Path, Path]) -> li
             "bbox": [list(q.box) for q in queries],
             "augment": False,
         }
-        named = settings.points == "named"
         if named:
             extra["reply_points"] = [list(q.point) for q in queries]
             extra["reply_names"] = [query_name(q) for q in queries]
@@ -540,10 +541,7 @@ def synthesise_lookalike(
             records += made
             bar.update(stop - start)
     write_records(out / "stage1.jsonl", records)
-    write_text(
-        out / "stage1.yaml",
-        'datasets:\n  - json_path: stage1.jsonl\n    images_folder: .\n    sampling_strategy: "all"\n',
-    )
+    write_mixture(out / "stage1.yaml", ["stage1.jsonl"])
     manifest = {
         "source": SOURCE,
         "made_with": made_with,

@@ -402,8 +402,8 @@ def build_records(
     for level in LEVELS:
         records = (r for e in episodes for r in planning_records(e, level, points=points))
         write_records(out / f"stage2-{level}.jsonl", records)
-    _write_mixture(out / "stage1.yaml", ["stage1.jsonl", "stage1-referring.jsonl"])
-    _write_mixture(out / "stage2.yaml", [f"stage2-{level}.jsonl" for level in LEVELS])
+    write_mixture(out / "stage1.yaml", ["stage1.jsonl", "stage1-referring.jsonl"])
+    write_mixture(out / "stage2.yaml", [f"stage2-{level}.jsonl" for level in LEVELS])
     image_bytes = sum((out / e.steps[i].image).stat().st_size for e, i in screens)
     manifest = {
         "source": SOURCE,
@@ -446,7 +446,8 @@ def vocabulary(episodes: Sequence[Episode]) -> dict[str, Any]:
     }
 
 
-def _write_mixture(path: Path, files: list[str]) -> None:
+def write_mixture(path: Path, files: list[str]) -> None:
+    """A mixture of record ``files`` beside it, each sampled whole, its image paths relative to its folder."""
     lines = ["datasets:"]
     for name in files:
         lines += [f"  - json_path: {name}", "    images_folder: .", '    sampling_strategy: "all"']
