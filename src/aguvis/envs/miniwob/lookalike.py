@@ -53,7 +53,7 @@ from aguvis.data.records import Record, write_records
 from aguvis.envs.miniwob.atomic import write_text
 from aguvis.envs.miniwob.geometry import TaskFrame
 from aguvis.envs.miniwob.grounding import MAX_TEXT_WORDS, ORDINAL_WORDS, GroundingQuery, ordinal_phrasings, phrasings
-from aguvis.envs.miniwob.synth import grounding_turns, query_name, write_mixture
+from aguvis.envs.miniwob.synth import grounding_turns, named_replies, write_mixture
 
 SOURCE = "miniwob-lookalike"
 FONT_ENV = "AGUVIS_FONT"
@@ -491,8 +491,7 @@ def _make(job: tuple[int, int, Vocabulary, LookalikeSettings, Path, Path]) -> li
             "augment": False,
         }
         if named:
-            extra["reply_points"] = [list(q.point) for q in queries]
-            extra["reply_names"] = [query_name(q) for q in queries]
+            extra |= named_replies(queries)
         records.append(Record(images=[name], conversations=grounding_turns(queries, named=named), extra=extra))
     return records
 

@@ -246,9 +246,13 @@ def grounding_record(episode: Episode, step_index: int, frame: TaskFrame, *, nam
         return None
     extra = _screen_extra(episode, step_index, frame, step.queries)
     if named:
-        extra["reply_points"] = [list(q.point) for q in step.queries]  # moved with the screen by data.augment
-        extra["reply_names"] = [query_name(q) for q in step.queries]
+        extra |= named_replies(step.queries)
     return Record(images=[step.image], conversations=grounding_turns(step.queries, named=named), extra=extra)
+
+
+def named_replies(queries: Sequence[GroundingQuery]) -> dict[str, list]:
+    """The record fields that let ``data.augment`` move each ``Point:`` line with the screen."""
+    return {"reply_points": [list(q.point) for q in queries], "reply_names": [query_name(q) for q in queries]}
 
 
 def grounding_turns(queries: Sequence[GroundingQuery], *, named: bool = False) -> list[Turn]:
