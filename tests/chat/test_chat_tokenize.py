@@ -11,7 +11,7 @@ import torch
 from aguvis.chat.prompts import GROUNDING_SYSTEM_PROMPT, agent_system_prompt, user_instruction
 from aguvis.chat.template import ConversationError, Mode, generation_prefix, render
 from aguvis.chat.tokenize import IGNORE_INDEX, RecordTokenizer, SequenceTooLongError
-from aguvis.chat.vision import image_token_count
+from aguvis.chat.vision import image_token_count, still_patch_levels
 from aguvis.data import Record, RecordError, Turn
 
 INSTRUCTION = user_instruction("Turn on news alerts in BBC News", ["Open BBC News"])
@@ -118,6 +118,22 @@ def test_image_token_count_matches_the_processor_for_odd_sizes(image_processor):
     for width, height in [(1998, 1370), (3420, 2224), (375, 812), (57, 3000)]:
         grid = image_processor(images=[Image.new("RGB", (width, height))], return_tensors="pt")["image_grid_thw"]
         assert image_token_count(width, height, image_processor) == grid.prod().item() // 4
+
+
+@pytest.mark.parametrize(("width", "height"), [(320, 420), (308, 420), (1998, 1370), (57, 90)])
+def test_still_patch_levels_are_the_processors_patches_with_one_frame(width, height, image_processor):
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.random.default_rng(width).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    image = Image.fromarray(pixels)  # random levels: any mix-up of rows, columns or channels shows
+    out = image_processor(images=[image], return_tensors="np", do_rescale=False, do_normalize=False)
+    levels, grid = still_patch_levels(image, image_processor)
+    assert levels.dtype == np.uint8 and grid == tuple(out["image_grid_thw"][0].tolist())
+    frames = image_processor.temporal_patch_size
+    n = levels.shape[0]
+    repeated = np.broadcast_to(levels.reshape(n, 3, 1, -1), (n, 3, frames, levels.shape[1] // 3)).reshape(n, -1)
+    assert np.array_equal(repeated.astype(np.float32), out["pixel_values"])
 
 
 def test_rgba_screenshot_gives_three_channel_patches(tiny_tokenizer, image_processor, screenshot, tmp_path):

@@ -156,7 +156,7 @@ def test_preloaded_samples_equal_the_tokenised_records(grounding_records, record
     doubled = samples + samples[:3]  # records sharing a screenshot share its patches
     dataset, pool = preload(doubled, record_tokenizer, device="cpu", dtype=torch.float32, workers=2, progress=False)
     patches = sum(int(record_tokenizer(s.record, s.images_root).pixel_values.shape[0]) for s in samples)
-    assert pool.patches.shape[0] == patches
+    assert pool.patches.shape == (patches, 3 * 14 * 14)  # each patch's frame once, repeated when gathered
     for i, sample in enumerate(doubled):
         expected = record_tokenizer(sample.record, sample.images_root)
         got = dataset[i]

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from PIL import Image
 
 if TYPE_CHECKING:
@@ -70,6 +71,31 @@ def load_rgb_image(path: str | os.PathLike[str]) -> Image.Image:
     tower takes three channels). Pixels are decoded here, once."""
     with Image.open(path) as image:
         return image.convert("RGB")
+
+
+def still_patch_levels(image: Image.Image, image_processor: Any) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """A still RGB screenshot's patches as colour levels, each patch's frame once: ``[patches, 3 * patch**2]``
+    uint8 (channel-major), and its grid ``(1, rows, columns)``.
+
+    The processor gives each patch ``temporal_patch_size`` identical frames
+    of the same pixels, in fp32; this resizes exactly as it does (its
+    ``smart_resize`` and resampling filter, in PIL) and cuts the patches in
+    its order, in bytes: the work of a patch pool of colour levels
+    (``aguvis.train.preload``), which repeats the frame when it gathers.
+    """
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
+
+    size, patch, merge = image_processor.size, image_processor.patch_size, image_processor.merge_size
+    height, width = smart_resize(
+        image.height, image.width, factor=patch * merge, min_pixels=size["shortest_edge"], max_pixels=size["longest_edge"]
+    )
+    if (width, height) != image.size:
+        image = image.resize((width, height), resample=image_processor.resample)
+    rows, columns = height // patch, width // patch
+    pixels = np.asarray(image, dtype=np.uint8).reshape(rows // merge, merge, patch, columns // merge, merge, patch, 3)
+    # the processor's order: merged block row and column, row and column within it, then channel, y, x
+    patches = pixels.transpose(0, 3, 1, 4, 6, 2, 5).reshape(rows * columns, 3 * patch * patch)
+    return np.ascontiguousarray(patches), (1, rows, columns)
 
 
 def image_token_count(width: int, height: int, image_processor: object) -> int:

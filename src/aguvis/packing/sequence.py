@@ -126,7 +126,7 @@ class PackedBatch:
         return (int(self.input_ids.shape[0]), int(self.input_ids.shape[1]))
 
     def with_pixels(self, pool: PatchSource) -> PackedBatch:
-        """Fill ``pixel_values`` from ``pool`` (``[rows, 1176]``, e.g. on the
+        """Fill ``pixel_values`` (``[rows, 1176]``) from ``pool`` (e.g. on the
         GPU: ``aguvis.train.preload.PatchPool``) at ``pixel_rows``; a batch that
         already carries its pixels is returned as it is."""
         if self.pixel_rows is None:

@@ -10,12 +10,16 @@ environment) :func:`preload` does that work once, before training, in
 1. every record's token ids and labels (:meth:`RecordTokenizer.encode`);
 2. every *distinct* screenshot's patches (records that share a file, such
    as the reasoning levels of one step, share its patches), written into one
-   ``[rows, 1176]`` :class:`PatchPool` on the training device, in the dtype
+   ``[rows, 588]`` :class:`PatchPool` on the training device, in the dtype
    the vision tower computes in (bf16 under mixed precision: the tower casts
    its input to that dtype anyway, so nothing changes in the math), or, when
    ``data.preload_dtype`` is ``uint8``, as the resized screens' colour levels,
    one byte a value (a quarter of fp32), normalised as the image processor
    does when a step gathers them (equal to its patches within fp32 rounding).
+   A still screen's patch is the same frame ``temporal_patch_size`` (2)
+   times in the processor's 1,176 values; the pool keeps it once and
+   repeats it when it gathers: half the memory, and half the bytes the
+   workers send.
 
 A :class:`PreloadedDataset` item then carries ``pixel_rows`` (its patches'
 rows in the pool) instead of ``pixel_values``; the packed collator passes
@@ -42,7 +46,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from aguvis.chat.tokenize import EncodedText, RecordTokenizer
-from aguvis.chat.vision import load_rgb_image
+from aguvis.chat.vision import load_rgb_image, still_patch_levels
 from aguvis.data.augment import (
     Extent,
     ShiftError,
@@ -104,28 +108,32 @@ class ImageTable:
 
 @dataclass(frozen=True)
 class PatchPool:
-    """Every preloaded screenshot's patches, ``[rows, 1176]`` on the training device.
+    """Every preloaded screenshot's patches, one frame each (``[rows, 3 * patch**2]``) on the training device.
 
-    Float patches are gathered as they are. A pool of colour levels (uint8,
-    0..255) carries ``normalisation``, per column ``(scale, offset)``, and is
-    gathered as ``levels * scale + offset`` in fp32: the processor's
-    rescaling and per-channel normalisation in one step.
+    :meth:`gather` repeats each patch's frame ``frames`` times, channel by
+    channel, into the processor's layout (``[3, frames, patch, patch]``
+    flattened). Float patches are gathered as they are. A pool of colour
+    levels (uint8, 0..255) carries ``normalisation``, per column ``(scale,
+    offset)``, and is gathered as ``levels * scale + offset`` in fp32: the
+    processor's rescaling and per-channel normalisation in one step.
     """
 
     patches: torch.Tensor
+    frames: int
     normalisation: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def gather(self, rows: torch.Tensor) -> torch.Tensor:
         picked = self.patches.index_select(0, rows)
-        if self.normalisation is None:
-            return picked
-        scale, offset = self.normalisation
-        return torch.addcmul(offset, picked.float(), scale)
+        if self.normalisation is not None:
+            scale, offset = self.normalisation
+            picked = torch.addcmul(offset, picked.float(), scale)
+        n = picked.shape[0]
+        return picked.view(n, 3, 1, -1).expand(n, 3, self.frames, picked.shape[1] // 3).reshape(n, -1)
 
     @classmethod
-    def of_levels(cls, patches: torch.Tensor, image_processor: Any) -> PatchPool:
-        """A pool of colour levels, normalised as ``image_processor`` would. A patch is laid out
-        channel-major (``[3, temporal, patch, patch]`` flattened): column ``c`` is channel
+    def of_levels(cls, patches: torch.Tensor, frames: int, image_processor: Any) -> PatchPool:
+        """A pool of colour levels, normalised as ``image_processor`` would. A stored patch is laid
+        out channel-major (``[3, patch, patch]`` flattened): column ``c`` is channel
         ``c // (columns // 3)``."""
         factor = image_processor.rescale_factor if image_processor.do_rescale else 1.0
         mean = image_processor.image_mean if image_processor.do_normalize else [0.0, 0.0, 0.0]
@@ -134,7 +142,7 @@ class PatchPool:
         scale = torch.tensor([factor / s for s in std], dtype=torch.float32)
         offset = torch.tensor([-m / s for m, s in zip(mean, std, strict=True)], dtype=torch.float32)
         columns = (t.repeat_interleave(per_channel).to(patches.device) for t in (scale, offset))
-        return cls(patches, tuple(columns))
+        return cls(patches, frames, tuple(columns))
 
 
 @dataclass(frozen=True)
@@ -159,7 +167,7 @@ def preload(
     progress: bool = True,
     augment: ShiftAugment | None = None,
 ) -> tuple[PreloadedDataset, PatchPool]:
-    """The dataset of ``samples`` and its patch pool ``[rows, 1176]`` on ``device``, in ``dtype``
+    """The dataset of ``samples`` and its patch pool ``[rows, 588]`` on ``device``, in ``dtype``
     (``torch.uint8``: colour levels, see :class:`PatchPool`).
 
     With ``augment``, every single-screen sample is followed (after all the
@@ -192,8 +200,7 @@ def preload(
     for n in rows:
         offsets.append(offsets[-1] + n)
     processor = tokenizer.image_processor
-    width = 3 * processor.temporal_patch_size * processor.patch_size**2
-    pool = torch.empty((offsets[-1], width), dtype=dtype, device=device)
+    pool = torch.empty((offsets[-1], 3 * processor.patch_size**2), dtype=dtype, device=device)
     grids: list[torch.Tensor] = [torch.empty(0)] * len(jobs)
     done = 0
     for pixels, chunk_grids in _parallel(
@@ -208,7 +215,8 @@ def preload(
         grids[done:stop] = [torch.tensor(grid) for grid in chunk_grids]
         done = stop
     table = ImageTable(offsets, grids, [path for path, _, _ in jobs], [shift for _, _, shift in jobs])
-    patches = PatchPool.of_levels(pool, processor) if dtype == torch.uint8 else PatchPool(pool)
+    frames = processor.temporal_patch_size
+    patches = PatchPool.of_levels(pool, frames, processor) if dtype == torch.uint8 else PatchPool(pool, frames)
     return PreloadedDataset(texts, image_ids, table), patches
 
 
@@ -356,23 +364,31 @@ def _length_chunk(start: int, stop: int) -> list[int]:
 
 
 def _image_chunk(start: int, stop: int) -> tuple[torch.Tensor, list[list[int]]]:
+    """The chunk's screens, one frame of each patch (:class:`PatchPool`), and their grids."""
     assert _STATE is not None
     tokenizer, jobs, dtype = _STATE
+    processor = tokenizer.image_processor
     pixels, grids = [], []
-    levels = dtype == torch.uint8
     for path, count, (dx, dy) in jobs[start:stop]:
         try:
             image = load_rgb_image(path)
             if dx or dy:
                 image = shift_image(image, dx, dy)
-            values, grid = tokenizer.vision_inputs([image], [count], normalise=not levels)
-            assert values is not None and grid is not None
-            if levels and not torch.equal(values, values.round().clamp(0, 255)):
-                raise ValueError("the resized screenshot's patches are not colour levels 0..255")
+            if dtype == torch.uint8:
+                levels, grid = still_patch_levels(image, processor)
+                values = torch.from_numpy(levels)
+                if grid[1] * grid[2] != count * tokenizer.merge_size**2:
+                    raise ValueError(f"{grid[1]} x {grid[2]} patches, expected {count} image tokens")
+            else:
+                normalised, grids_thw = tokenizer.vision_inputs([image], [count])
+                assert normalised is not None and grids_thw is not None
+                n = normalised.shape[0]
+                values = normalised.view(n, 3, processor.temporal_patch_size, -1)[:, :, 0].reshape(n, -1)
+                grid = tuple(grids_thw[0].tolist())
         except Exception as err:
             raise SampleError(f"screenshot {path}: {err}") from err
         pixels.append(values.to(dtype))
-        grids.append(grid[0].tolist())  # a list: every tensor sent back holds a file descriptor until freed
+        grids.append(list(grid))  # a list: every tensor sent back holds a file descriptor until freed
     return torch.cat(pixels), grids
 
 
