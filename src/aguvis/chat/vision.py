@@ -86,9 +86,8 @@ def still_patch_levels(image: Image.Image, image_processor: Any) -> tuple[np.nda
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
 
     size, patch, merge = image_processor.size, image_processor.patch_size, image_processor.merge_size
-    height, width = smart_resize(
-        image.height, image.width, factor=patch * merge, min_pixels=size["shortest_edge"], max_pixels=size["longest_edge"]
-    )
+    bounds = {"min_pixels": size["shortest_edge"], "max_pixels": size["longest_edge"]}
+    height, width = smart_resize(image.height, image.width, factor=patch * merge, **bounds)
     if (width, height) != image.size:
         image = image.resize((width, height), resample=image_processor.resample)
     rows, columns = height // patch, width // patch
