@@ -17,9 +17,10 @@ along its schedule, and the summary says so.
 
 ``--lookalike N`` first draws N look-alike screens on the machine's cores
 (``aguvis data synth miniwob-lookalike``, with named points when the data
-has them, ``--lookalike-random-labels`` of the choice labels random strings)
-and adds them to stage 1's mixture: screens that need not travel in the
-archive. The drawing counts against the budget.
+has them, ``--lookalike-random-labels`` of the choice labels random strings,
+``--lookalike-referring``: their words asked back too) and adds them to
+stage 1's mixture: screens that need not travel in the archive. The drawing
+counts against the budget.
 
 Variant ``stage2-only`` (the ablation "stage 2 without stage 1") skips stage 1
 and trains stage 2 from the random model; pass ``--stage2-steps`` with the
@@ -86,6 +87,19 @@ def main(argv: list[str] | None = None) -> int:
         help="share of the look-alike check-box and radio labels that are random strings (default 0)",
     )
     parser.add_argument(
+        "--lookalike-queries",
+        type=int,
+        default=12,
+        metavar="N",
+        help="grounding queries per look-alike screen (default 12: at 16, about one screen in 2,000 is longer "
+        "than the 1,280 tokens of data.max_length)",
+    )
+    parser.add_argument(
+        "--lookalike-referring",
+        action="store_true",
+        help="also ask the look-alike screens' words back ('what is at (x, y)?'), as the real data does",
+    )
+    parser.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -118,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         points = "named" if summary["data"].get("points") == "named" else "none"
         command = [sys.executable, "-m", "aguvis.cli", "data", "synth", "miniwob-lookalike", "--vocabulary"]
         command += [str(args.data), "--screens", str(args.lookalike), "--points", points, "--random-labels"]
-        command += [str(args.lookalike_random_labels), "--output", str(drawn), "--no-progress"]
+        command += [str(args.lookalike_random_labels), "--queries-per-screen", str(args.lookalike_queries)]
+        command += ["--output", str(drawn), "--no-progress"]
+        command += ["--referring"] if args.lookalike_referring else []
         _run(command, summary, "lookalike")
         stage1_mixture = _joined_mixture([stage1_mixture, drawn / "stage1.yaml"], args.run / "stage1-mixture.yaml")
 

@@ -215,6 +215,36 @@ def test_named_points_answer_each_query_with_its_point_before_the_click(tmp_path
             assert parse(click.value)[0].args == {"x": x, "y": y}
 
 
+def test_referring_records_ask_each_shown_word_back_at_its_point_on_the_same_screen(tmp_path, font):
+    out = tmp_path / "referring"
+    vocabulary = dataclasses.replace(VOCABULARY, random_labels=1.0)
+    settings = LookalikeSettings(screens=12, seed=4, queries_per_screen=6, referring=True)
+    manifest = synthesise_lookalike(out, vocabulary, settings, workers=1, progress=False)
+    assert [e.json_path.name for e in load_mixture(out / "stage1.yaml")] == ["stage1.jsonl", "stage1-referring.jsonl"]
+    assert list(validate_file(out / "stage1-referring.jsonl")) == []
+    grounding = {r.images[0]: r for r in read_records(out / "stage1.jsonl")}
+    referring = list(read_records(out / "stage1-referring.jsonl"))
+    assert referring and manifest["referring_queries"] == sum(len(r.conversations) // 2 for r in referring)
+    random_labels = 0
+    for record in referring:
+        asked = grounding[record.images[0]]  # the screen a grounding record queries too
+        questions, answers = record.conversations[0::2], record.conversations[1::2]
+        assert questions[0].value.startswith("<image>") and all(t.recipient == "all" for t in answers)
+        for question, answer, box, point in zip(
+            questions, answers, record.extra["bbox"], record.extra["query_points"], strict=True
+        ):
+            assert question.value.removeprefix("<image>") == f"What is at (x={point[0]}, y={point[1]})?"
+            assert box in asked.extra["bbox"]  # one of the screen's queried elements
+            assert box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
+            role, text = re.fullmatch(r"(\w+) '(.+)'", answer.value).groups()
+            random_labels += role in ("checkbox", "radio")
+    assert random_labels > 0  # fresh labels are asked back: read, not remembered
+    plain = tmp_path / "plain"
+    synthesise_lookalike(plain, vocabulary, dataclasses.replace(settings, referring=False), progress=False)
+    assert not (plain / "stage1-referring.jsonl").exists()
+    assert [e.json_path.name for e in load_mixture(plain / "stage1.yaml")] == ["stage1.jsonl"]
+
+
 def test_bad_lookalike_settings_are_refused_by_name(tmp_path):
     with pytest.raises(LookalikeError, match="points"):
         synthesise_lookalike(tmp_path, VOCABULARY, LookalikeSettings(screens=2, points="inline"), progress=False)

@@ -99,6 +99,12 @@ def register_synth(data_subparsers: argparse._SubParsersAction) -> None:
         help="share of check-box and radio labels drawn as fresh random strings of 2-7 letters and digits, "
         "as click-option and click-checkboxes label theirs (default 0: the data set's words)",
     )
+    lookalike.add_argument(
+        "--referring",
+        action="store_true",
+        help="also ask each screen's shown words back ('What is at (x=..., y=...)?' -> \"button 'OK'\"), in "
+        "stage1-referring.jsonl, as 'synth miniwob' does for the real screens",
+    )
     lookalike.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: all cores)")
     lookalike.add_argument("--font", metavar="TTF", help="Liberation Sans Regular (default: found by fontconfig)")
     lookalike.add_argument("--output", "-o", type=Path, required=True, metavar="DIR", help="folder for the data set")
@@ -198,7 +204,12 @@ def run_lookalike(args: argparse.Namespace) -> int:
     try:
         vocabulary = dataclasses.replace(Vocabulary.from_manifest(args.vocabulary), random_labels=args.random_labels)
         settings = LookalikeSettings(
-            args.screens, args.seed, args.queries_per_screen, layout=args.layout, points=args.points
+            args.screens,
+            args.seed,
+            args.queries_per_screen,
+            layout=args.layout,
+            points=args.points,
+            referring=args.referring,
         )
         manifest = synthesise_lookalike(
             args.output, vocabulary, settings, font=args.font, workers=args.workers, progress=not args.no_progress

@@ -22,7 +22,9 @@ so the queries are the real data's, phrased alike
     <out>/images/<index>.png   the screens
     <out>/stage1.jsonl         one record per screen, its grounding queries packed; ``augment: false``
                                (a layout drawn at random gains nothing from a shifted copy)
-    <out>/stage1.yaml          a mixture over it
+    <out>/stage1-referring.jsonl  with ``referring``: one record per screen, "what is at this point?"
+                               for its queried elements that show text, as the real data's
+    <out>/stage1.yaml          a mixture over them
     <out>/manifest.json        settings and counts; a rerun with the same settings does nothing
 
 ``scripts/miniwob_stage1_sweep.py`` trains on them (variants ``lookalike``,
@@ -53,7 +55,7 @@ from aguvis.data.records import Record, write_records
 from aguvis.envs.miniwob.atomic import write_text
 from aguvis.envs.miniwob.geometry import TaskFrame
 from aguvis.envs.miniwob.grounding import MAX_TEXT_WORDS, ORDINAL_WORDS, GroundingQuery, ordinal_phrasings, phrasings
-from aguvis.envs.miniwob.synth import grounding_turns, named_replies, write_mixture
+from aguvis.envs.miniwob.synth import grounding_turns, named_replies, referring_turns, write_mixture
 
 SOURCE = "miniwob-lookalike"
 FONT_ENV = "AGUVIS_FONT"
@@ -106,6 +108,10 @@ class LookalikeSettings:
     scale: int = 2
     layout: Layout = "page"
     points: Literal["none", "named"] = "none"  # "named": each click after a "Point:" line, as the real data's
+    # also ask each shown word back ("what is at (x, y)?"): on the real screens the model learns to answer
+    # that for the screens it saw and not for new ones (benchmarks/README.md, "What the model memorises");
+    # labels drawn afresh on every screen cannot be remembered, only read
+    referring: bool = False
 
 
 @dataclass(frozen=True)
@@ -468,13 +474,14 @@ def screen_queries(drawn: Sequence[Drawn], frame: TaskFrame, rng: random.Random,
     return queries[:limit]
 
 
-def _make(job: tuple[int, int, Vocabulary, LookalikeSettings, Path, Path]) -> list[Record]:
-    """Draw, save and describe screens ``start..stop-1`` (in a worker process)."""
+def _make(job: tuple[int, int, Vocabulary, LookalikeSettings, Path, Path]) -> tuple[list[Record], list[Record]]:
+    """Draw, save and describe screens ``start..stop-1`` (in a worker process): their grounding records
+    and, with ``settings.referring``, their referring records."""
     start, stop, vocabulary, settings, font, out = job
     frame = TaskFrame(scale=settings.scale)
     (out / "images").mkdir(parents=True, exist_ok=True)
     named = settings.points == "named"
-    records = []
+    records, referring = [], []
     for index in range(start, stop):
         rng = random.Random(f"miniwob-lookalike:{settings.seed}:{index}")
         image, drawn = draw_screen(vocabulary, rng, font, frame, settings.layout)
@@ -493,7 +500,12 @@ def _make(job: tuple[int, int, Vocabulary, LookalikeSettings, Path, Path]) -> li
         if named:
             extra |= named_replies(queries)
         records.append(Record(images=[name], conversations=grounding_turns(queries, named=named), extra=extra))
-    return records
+        shown = [q for q in queries if q.text]
+        if settings.referring and shown:
+            about = {"source": SOURCE, "screen_id": index, "image_size": list(frame.image_size), "augment": False}
+            about |= {"bbox": [list(q.box) for q in shown], "query_points": [list(q.point) for q in shown]}
+            referring.append(Record(images=[name], conversations=referring_turns(shown), extra=about))
+    return records, referring
 
 
 def synthesise_lookalike(
@@ -532,15 +544,23 @@ def synthesise_lookalike(
         for start in range(0, settings.screens, chunk)
     ]
     records: list[Record] = []
+    referring: list[Record] = []
     with (
         ProcessPoolExecutor(max(1, workers)) as pool,
         tqdm(total=settings.screens, desc="look-alike screens", unit="screen", disable=not progress) as bar,
     ):
-        for (start, stop, *_), made in zip(jobs, pool.map(_make, jobs), strict=True):
+        for (start, stop, *_), (made, asked_back) in zip(jobs, pool.map(_make, jobs), strict=True):
             records += made
+            referring += asked_back
             bar.update(stop - start)
     write_records(out / "stage1.jsonl", records)
-    write_mixture(out / "stage1.yaml", ["stage1.jsonl"])
+    files = ["stage1.jsonl"]
+    if settings.referring:
+        write_records(out / "stage1-referring.jsonl", referring)
+        files.append("stage1-referring.jsonl")
+    else:
+        (out / "stage1-referring.jsonl").unlink(missing_ok=True)  # of earlier settings: not this set's
+    write_mixture(out / "stage1.yaml", files)
     manifest = {
         "source": SOURCE,
         "made_with": made_with,
@@ -548,5 +568,7 @@ def synthesise_lookalike(
         "screens": len(records),
         "grounding_queries": sum(len(r.conversations) // 2 for r in records),
     }
+    if settings.referring:
+        manifest["referring_queries"] = sum(len(r.conversations) // 2 for r in referring)
     write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
     return manifest

@@ -313,13 +313,19 @@ def referring_record(episode: Episode, step_index: int, frame: TaskFrame) -> Rec
     shown = [q for q in step.queries if q.text]
     if not shown:
         return None
-    turns = []
-    for i, query in enumerate(shown):
-        turns.append(Turn("human", ("<image>" if i == 0 else "") + f"What is at {point_text(*query.point)}?"))
-        turns.append(Turn("gpt", f"{query.role} '{query.text}'", recipient="all", end_turn=True))
     extra = _screen_extra(episode, step_index, frame, shown)
     extra["query_points"] = [list(q.point) for q in shown]  # moved with the screen by data.augment
-    return Record(images=[step.image], conversations=turns, extra=extra)
+    return Record(images=[step.image], conversations=referring_turns(shown), extra=extra)
+
+
+def referring_turns(queries: Sequence[GroundingQuery]) -> list[Turn]:
+    """Queries of elements that show text, asked the other way round: their point as the question,
+    their role and text as the answer."""
+    turns = []
+    for i, query in enumerate(queries):
+        turns.append(Turn("human", ("<image>" if i == 0 else "") + f"What is at {point_text(*query.point)}?"))
+        turns.append(Turn("gpt", f"{query.role} '{query.text}'", recipient="all", end_turn=True))
+    return turns
 
 
 def _screen_extra(episode: Episode, step_index: int, frame: TaskFrame, queries: Sequence[GroundingQuery]) -> dict:
