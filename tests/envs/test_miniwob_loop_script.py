@@ -122,3 +122,29 @@ def test_the_joined_mixture_lists_every_entry_with_its_own_folders(tmp_path):
         (tmp_path / "data" / "a.jsonl", tmp_path / "data", "all"),
         (tmp_path / "drawn" / "a.jsonl", tmp_path / "drawn", "random:50%"),
     ]
+
+
+def test_stage_two_is_guarded_by_what_is_left_of_the_budget_without_slack(tmp_path, monkeypatch):
+    loop = load_script("miniwob_loop")
+    clock = {"now": 0.0}
+    guards: dict = {}
+
+    def fake_train(args, stage, model, output, steps, summary, *, max_seconds=None, **_):
+        guards[stage] = max_seconds
+        clock["now"] += 200.0  # the stage's wall time: 100 s of steps, 100 s fixed
+        summary[output.name] = {}
+        return {"wall_s": 200.0, "metrics": [{"step": steps, "step_time_s": 100.0 / steps}], "timings": {}}
+
+    monkeypatch.setattr(loop, "time", argparse.Namespace(monotonic=lambda: clock["now"]))
+    monkeypatch.setattr(loop, "_run", lambda command, summary, name: 0.0)
+    monkeypatch.setattr(loop, "_train", fake_train)
+    monkeypatch.setattr(loop, "_pack", lambda model, out: [])
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "manifest.json").write_text("{}")
+    (tmp_path / "out").mkdir()
+    argv = ["--data", str(tmp_path / "data"), "--run", str(tmp_path / "run"), "--out", str(tmp_path / "out")]
+    assert loop.main([*argv, "--budget-s", "500", "--stage1-steps", "1000", "--stage2-steps", "1000"]) == 0
+    # stage 1 ends at 200 s having cost 100 s besides its steps; stage 2 may train for what the budget
+    # leaves after the same fixed cost and the packing, and no more
+    assert guards["stage2"] == 500.0 - 200.0 - 100.0 - loop.PACK_SECONDS
+    assert guards["stage1"] > (500.0 - loop.PACK_SECONDS) * 0.45  # stage 1 keeps its slack
