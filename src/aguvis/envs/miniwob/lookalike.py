@@ -109,7 +109,7 @@ class LookalikeSettings:
     layout: Layout = "page"
     points: Literal["none", "named"] = "none"  # "named": each click after a "Point:" line, as the real data's
     # also ask each shown word back ("what is at (x, y)?"): on the real screens the model learns to answer
-    # that for the screens it saw and not for new ones (benchmarks/README.md, "What the model memorises");
+    # that for the screens it saw and not for new ones (benchmarks/README.md, "What the model remembers");
     # labels drawn afresh on every screen cannot be remembered, only read
     referring: bool = False
 
