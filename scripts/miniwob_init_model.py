@@ -8,6 +8,8 @@ folder is a normal Hugging Face checkpoint that ``aguvis train`` loads like
 any other.
 
     python scripts/miniwob_init_model.py --config configs/miniwob/model.yaml --output runs/miniwob/init
+    python scripts/miniwob_init_model.py --config configs/miniwob/model.yaml --output runs/miniwob/init \
+        --set shape.vision_embed_dim=192 --set shape.vision_num_heads=3      # an arm of an ablation
 """
 
 from __future__ import annotations
@@ -24,6 +26,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", type=Path, required=True, help="YAML with 'seed' and 'shape' (TinyConfig fields)")
     parser.add_argument("--output", type=Path, required=True, help="folder to write the checkpoint to")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field of the YAML (VALUE in YAML), e.g. shape.vision_embed_dim=192 or seed=1",
+    )
     args = parser.parse_args(argv)
 
     from aguvis.chat.vision import build_image_processor
@@ -32,6 +42,15 @@ def main(argv: list[str] | None = None) -> int:
 
     spec = yaml.safe_load(args.config.read_text(encoding="utf-8")) or {}
     known = ("seed", "shape", "image_mean", "image_std")
+    for item in args.overrides:
+        key, sep, value = item.partition("=")
+        section, _, field = key.partition(".")
+        if not sep or section not in known or (section == "shape") != bool(field):
+            print(f"--set {item}: expected KEY=VALUE with KEY one of seed, image_mean, image_std or shape.FIELD",
+                  file=sys.stderr)
+            return 2
+        target = spec.setdefault("shape", {}) if field else spec
+        target[field or section] = yaml.safe_load(value)
     unknown = sorted(set(spec) - set(known))
     if unknown:
         print(f"{args.config}: unknown key(s) {', '.join(unknown)} (expected {', '.join(known)})", file=sys.stderr)

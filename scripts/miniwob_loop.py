@@ -101,6 +101,14 @@ def main(argv: list[str] | None = None) -> int:
         help="also ask the look-alike screens' words back ('what is at (x, y)?'), as the real data does",
     )
     parser.add_argument(
+        "--model-set",
+        dest="model_overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field of model.yaml for the random model, e.g. shape.vision_embed_dim=192",
+    )
+    parser.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -110,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     start = time.monotonic()
-    summary: dict = {"variant": args.variant, "budget_s": args.budget_s}
+    summary: dict = {"variant": args.variant, "budget_s": args.budget_s, "model_overrides": args.model_overrides}
 
     init = args.run / "init"
     _run(
@@ -121,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             str(args.configs / "model.yaml"),
             "--output",
             str(init),
+            *(arg for override in args.model_overrides for arg in ("--set", override)),
         ],
         summary,
         "init",

@@ -45,3 +45,14 @@ def test_a_bad_normalisation_or_key_is_named(tmp_path, capsys):
     assert script.main(["--config", str(_spec(tmp_path, image_men=[1, 1, 1])), "--output", str(tmp_path / "b")]) == 2
     assert "unknown key(s) image_men" in capsys.readouterr().err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_set_overrides_a_shape_field_and_refuses_a_key_outside_the_file(tmp_path, capsys):
+    script = load_script("miniwob_init_model")
+    spec = str(_spec(tmp_path))
+    argv = ["--config", spec, "--output", str(tmp_path / "wide"), "--set", "shape.vision_embed_dim=64"]
+    assert script.main([*argv, "--set", "shape.vision_num_heads=4"]) == 0
+    vision = json.loads((tmp_path / "wide" / "config.json").read_text())["vision_config"]
+    assert vision["embed_dim"] == 64 and vision["num_heads"] == 4  # the file says 32 and 2
+    assert script.main(["--config", spec, "--output", str(tmp_path / "x"), "--set", "vision_embed_dim=64"]) == 2
+    assert "shape.FIELD" in capsys.readouterr().err and not (tmp_path / "x").exists()
