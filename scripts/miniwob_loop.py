@@ -13,8 +13,12 @@ Each stage also gets ``run.max_seconds`` as a guard: stage 1 its share plus
 ``--slack`` (stage 2 is sized from what it leaves), stage 2 what is left of
 the budget. If a step estimate was wrong, the stage still ends in time,
 part-way along its schedule, and the summary says so.
-5. pack the final model as ``model.tar.part-*`` (15 MiB pieces, so a device
-   call brings it back) with both stages' metrics and ``summary.json``.
+5. pack the final model and both stages' metrics (``model.tar.part-*``, 15
+   MiB pieces, so that a device call brings them back) beside
+   ``summary.json``; with ``--keep-stage1`` the stage-1 model too, when the
+   pieces still fit the 8 files a call returns (the summary says if not).
+   Until then each stage's metrics wait in the output folder, where a call
+   that ran out of time leaves them.
 
 ``--lookalike N`` first draws N look-alike screens on the machine's cores
 (``aguvis data synth miniwob-lookalike``, with named points when the data
@@ -29,7 +33,7 @@ full run's stage-2 steps to compare at equal stage-2 training.
 
     python scripts/miniwob_loop.py --data runs/miniwob/data --run runs/miniwob --out "$OUT"
 
-Unpack the model where you evaluate it::
+Unpack the model where you evaluate it (``model/``, ``stage1-model/``, ``stage*-metrics.jsonl``)::
 
     mkdir -p runs/miniwob/gpu && cat OUT/model.tar.part-* | tar -x -C runs/miniwob/gpu
 """
@@ -49,6 +53,7 @@ from pathlib import Path
 import yaml
 
 PART_BYTES = 15 * 1024 * 1024
+RETURNED_FILES = 8  # the most files a device call brings back
 PACK_SECONDS = 15.0
 
 
@@ -99,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
         "--lookalike-referring",
         action="store_true",
         help="also ask the look-alike screens' words back ('what is at (x, y)?'), as the real data does",
+    )
+    parser.add_argument(
+        "--keep-stage1",
+        action="store_true",
+        help="also pack the stage-1 model (stage1-model/), to probe what stage 1 alone learned",
     )
     parser.add_argument(
         "--model-set",
@@ -185,7 +195,16 @@ def main(argv: list[str] | None = None) -> int:
     # the last stage gets no slack: nothing after it can give the time back (run 14 ran 11 s past its budget)
     _train(args, "stage2", model, args.run / "stage2", stage2_steps, summary, max_seconds=left)
 
-    summary["parts"] = _pack(args.run / "stage2" / "model", args.out)
+    stages = [name for name in ("stage1", "stage2") if (args.out / f"{name}-metrics.jsonl").is_file()]
+    contents = {"model": args.run / "stage2" / "model"}
+    contents |= {f"{name}-metrics.jsonl": args.out / f"{name}-metrics.jsonl" for name in stages}
+    kept = {"stage1-model": args.run / "stage1" / "model"} if args.keep_stage1 and args.variant == "full" else {}
+    summary["parts"] = _pack(contents | kept, args.out)
+    if kept and len(summary["parts"]) + 1 > RETURNED_FILES:  # with summary.json
+        summary["stage1_model"] = f"left out: with it the call would return more than {RETURNED_FILES} files"
+        summary["parts"] = _pack(contents, args.out)
+    for name in stages:  # in the archive now
+        (args.out / f"{name}-metrics.jsonl").unlink()
     summary["total_s"] = time.monotonic() - start
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in summary.items() if k != "data"}, indent=2))
@@ -313,12 +332,16 @@ def _run(command: list[str], summary: dict, name: str) -> float:
     return wall
 
 
-def _pack(model: Path, out: Path) -> list[str]:
-    """Tar ``model`` into ``out/model.tar.part-NN`` pieces of at most :data:`PART_BYTES`."""
+def _pack(contents: dict[str, Path], out: Path) -> list[str]:
+    """Tar ``contents`` (name in the archive -> file or folder) into ``out/model.tar.part-NN`` pieces of
+    at most :data:`PART_BYTES`."""
     out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("model.tar.part-*"):  # of an earlier packing
+        stale.unlink()
     archive = out / "model.tar"
     with tarfile.open(archive, "w") as tar:
-        tar.add(model, arcname="model")
+        for name, path in contents.items():
+            tar.add(path, arcname=name)
     parts = []
     with archive.open("rb") as whole:
         while chunk := whole.read(PART_BYTES):

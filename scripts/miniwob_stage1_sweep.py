@@ -49,6 +49,9 @@ from pathlib import Path
 
 import yaml
 
+from aguvis.data.augment import named_point_text
+from aguvis.envs.miniwob.monologue import POINT_PREFIX
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/ is not a package: its siblings by path
 from pointing_check import SHAPE as TOY_SHAPE  # noqa: E402  (the toy's 1M shape, which points)
 
@@ -234,17 +237,24 @@ def probe(loaded, data: Path, sample: int | None) -> dict:
             answers = [t for t in record.conversations if t.role == "gpt"]
             if len(spans) != len(answers):
                 raise RuntimeError(f"{len(spans)} label spans for {len(answers)} answers in {record.images}")
-            for i, (lo, hi) in enumerate(spans):
+            named = "reply_names" in record.extra  # each click after its `Point:` line, which decides it
+            queries = 0
+            for (lo, hi), answer in zip(spans, answers, strict=True):
                 exact = bool(torch.equal(predicted[lo:hi], labels[lo:hi]))
                 task = record.extra.get("task", "?")
-                if kind == "grounding":
-                    click = read_click(_pieces(loaded.tokenizer, labels[lo:hi]),
-                                       _pieces(loaded.tokenizer, predicted[lo:hi]))
-                    hit = click is not None and Box(*record.extra["bbox"][i]).contains(click)
+                truth, guess = _pieces(loaded.tokenizer, labels[lo:hi]), _pieces(loaded.tokenizer, predicted[lo:hi])
+                if kind == "referring":
+                    _add(counts, ("referring-exact", task), exact)
+                elif named == (answer.recipient == "all"):  # the answer that carries the query's point
+                    if named:
+                        name, point = record.extra["reply_names"][queries], record.extra["reply_points"][queries]
+                        click = read_named_point(truth, guess, name, point)
+                    else:
+                        click = read_click(truth, guess)
+                    hit = click is not None and Box(*record.extra["bbox"][queries]).contains(click)
+                    queries += 1
                     _add(counts, ("grounding-hit", task), hit)
                     _add(counts, ("grounding-exact", task), exact)
-                else:
-                    _add(counts, ("referring-exact", task), exact)
     table: dict = defaultdict(dict)
     for (metric, task), (good, total) in sorted(counts.items()):
         table[metric][task] = round(good / total, 3)
@@ -286,6 +296,41 @@ def read_click(truth: list[str], predicted: list[str]) -> tuple[float, float] | 
             return None
         i = end
     return (values[0], values[1]) if len(values) == 2 else None
+
+
+def read_named_point(truth: list[str], predicted: list[str], name: str, point: list[float]) -> tuple[float, float] | None:
+    """The ``(x, y)`` a greedy reply would write in a ``Point:`` line (``Point: OK4031 OK5357``), from its
+    teacher-forced ``predicted`` pieces: each coordinate's decimals are the predicted pieces at the true
+    decimals' positions, cut at the first piece that is not a digit. None when a coordinate has none.
+
+    >>> truth = ["Point", ":", " ", "O", "K", "4", "0", "3", "1", " ", "O", "K", "5"]
+    >>> guess = ["Point", ":", " ", "O", "K", "4", "1", ",", "2", " ", "O", "K", "7"]
+    >>> read_named_point(truth, guess, "OK", [0.4031, 0.5])
+    (0.41, 0.7)
+    """
+    text = POINT_PREFIX + named_point_text(name, *point)
+    line = "".join(truth).find(text)  # the answer's pieces also hold its recipient and end marker
+    if line < 0:
+        raise ValueError(f"the answer {''.join(truth)!r} holds no Point line {text!r}")
+    x_start = line + len(POINT_PREFIX) + len(name)
+    x_digits = text[len(POINT_PREFIX) + len(name) :].split(" ", 1)[0]
+    y_start = x_start + len(x_digits) + 1 + len(name)
+    starts, offset = [], 0
+    for piece in truth:
+        starts.append(offset)
+        offset += len(piece)
+    values = []
+    for begin, end in ((x_start, x_start + len(x_digits)), (y_start, line + len(text))):
+        digits = ""
+        for index, start in enumerate(starts):
+            if begin <= start < end:
+                if not predicted[index].isdigit():
+                    break
+                digits += predicted[index]
+        if not digits:
+            return None
+        values.append(float("0." + digits))
+    return values[0], values[1]
 
 
 def _pieces(tokenizer, ids) -> list[str]:

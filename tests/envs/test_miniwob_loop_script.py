@@ -19,7 +19,7 @@ def test_the_model_is_split_into_parts_that_concatenate_back_into_the_folder(tmp
     weights = bytes(range(256)) * 40  # 10 KiB
     (model / "model.safetensors").write_bytes(weights)
     (model / "config.json").write_text("{}")
-    parts = loop._pack(model, tmp_path / "out")
+    parts = loop._pack({"model": model}, tmp_path / "out")
     sizes = [(tmp_path / "out" / p).stat().st_size for p in parts]
     assert len(parts) >= 3 and max(sizes) <= 4096 and not (tmp_path / "out" / "model.tar").exists()
     joined = b"".join((tmp_path / "out" / p).read_bytes() for p in parts)
@@ -148,3 +148,47 @@ def test_stage_two_is_guarded_by_what_is_left_of_the_budget_without_slack(tmp_pa
     # leaves after the same fixed cost and the packing, and no more
     assert guards["stage2"] == 500.0 - 200.0 - 100.0 - loop.PACK_SECONDS
     assert guards["stage1"] > (500.0 - loop.PACK_SECONDS) * 0.45  # stage 1 keeps its slack
+
+
+def _fake_call(loop, tmp_path, monkeypatch, weights: int):
+    """main() with stages that each write a model of ``weights`` bytes and their metrics, as `aguvis train` does."""
+
+    def fake_train(args, stage, model, output, steps, summary, *, max_seconds=None, **_):
+        (output / "model").mkdir(parents=True)
+        (output / "model" / "model.safetensors").write_bytes(stage.encode() * (weights // len(stage)))
+        (args.out / f"{stage}-metrics.jsonl").write_text(json.dumps({"step": steps, "stage": stage}) + "\n")
+        summary[output.name] = {}
+        return {"wall_s": 1.0, "metrics": [{"step": steps, "step_time_s": 0.001}], "timings": {}}
+
+    monkeypatch.setattr(loop, "_run", lambda command, summary, name: 0.0)
+    monkeypatch.setattr(loop, "_train", fake_train)
+    (tmp_path / "data").mkdir(exist_ok=True)
+    (tmp_path / "data" / "manifest.json").write_text("{}")
+    out = tmp_path / "out"
+    out.mkdir()
+    argv = ["--data", str(tmp_path / "data"), "--run", str(tmp_path / "run"), "--out", str(out), "--keep-stage1"]
+    assert loop.main([*argv, "--stage1-steps", "3", "--stage2-steps", "4"]) == 0
+    joined = b"".join((out / part).read_bytes() for part in sorted(out.glob("model.tar.part-*")))
+    with tarfile.open(fileobj=io.BytesIO(joined)) as tar:
+        names = set(tar.getnames())
+        metrics = tar.extractfile("stage2-metrics.jsonl").read()
+    return out, names, metrics
+
+
+def test_the_archive_holds_both_models_and_the_metrics_and_the_call_returns_few_files(tmp_path, monkeypatch):
+    loop = load_script("miniwob_loop")
+    monkeypatch.setattr(loop, "PART_BYTES", 16384)
+    out, names, metrics = _fake_call(loop, tmp_path, monkeypatch, weights=20000)
+    assert {"model/model.safetensors", "stage1-model/model.safetensors", "stage1-metrics.jsonl"} <= names
+    assert json.loads(metrics) == {"step": 4, "stage": "stage2"}
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith("model.tar.part-")) == ["summary.json"]
+    assert len(list(out.iterdir())) <= loop.RETURNED_FILES
+
+
+def test_the_stage1_model_is_left_out_when_the_call_could_not_return_it(tmp_path, monkeypatch):
+    loop = load_script("miniwob_loop")
+    monkeypatch.setattr(loop, "PART_BYTES", 16384)
+    out, names, _ = _fake_call(loop, tmp_path, monkeypatch, weights=60000)  # both models: 8 parts, and summary.json
+    assert "model/model.safetensors" in names and not any(n.startswith("stage1-model") for n in names)
+    assert "left out" in json.loads((out / "summary.json").read_text())["stage1_model"]
+    assert len(list(out.iterdir())) <= loop.RETURNED_FILES

@@ -20,12 +20,12 @@ def test_label_spans_are_the_runs_of_supervised_positions():
     assert sweep._spans(labels) == [(1, 3), (5, 6), (7, 9)]
 
 
-def _probe_with_next_tokens(tmp_path, fake_env, choose):
-    """The probe on a small synthesised data set, fed a model whose logits at each position put
-    ``choose(tokenizer, ids, i)`` first (``ids``: the input ids of the record)."""
+def _probe_with_next_tokens(tmp_path, fake_env, choose, points="none"):
+    """The probe on a small synthesised data set (``points`` as ``synth miniwob --points``), fed a model
+    whose logits at each position put ``choose(tokenizer, ids, i)`` first (``ids``: the input ids of the record)."""
     sweep = load_script("miniwob_stage1_sweep")
     data = tmp_path / "data"
-    synthesise(data, {"click-button": 3}, SynthSettings(), make_env=fake_env, progress=False)
+    synthesise(data, {"click-button": 3}, SynthSettings(), make_env=fake_env, progress=False, points=points)
     loaded = load_model(save_tiny_checkpoint(tmp_path / "model", seed=0))
     vocab = loaded.model.config.get_text_config().vocab_size
     tokenizer = loaded.tokenizer
@@ -75,6 +75,25 @@ def test_an_answer_whose_last_decimals_end_early_still_hits_its_box(tmp_path, fa
 
     result = _probe_with_next_tokens(tmp_path, fake_env, early_comma)
     assert result["summary"]["grounding-hit"] == 1.0 and result["summary"]["grounding-exact"] < 1.0
+
+
+def test_with_named_points_the_point_line_decides_the_hit_not_the_click_that_copies_it(tmp_path, fake_env):
+    """Teacher-forced, the click after a ``Point:`` line only copies the true line's digits; the probe reads
+    the point the model wrote in that line."""
+    perfect = _probe_with_next_tokens(tmp_path / "a", fake_env, lambda tokenizer, ids, i: ids[i + 1], "named")
+    assert perfect["summary"]["grounding-hit"] == 1.0
+
+    def first_decimal_wrong(tokenizer, ids, i):  # the first decimal after a name, in a Point line: 9 (or 1)
+        text = tokenizer.decode(ids[max(0, i - 40) : i + 1])
+        line = text.rsplit("Point: ", 1)[-1] if "Point: " in text else None
+        after_name = line is not None and "\n" not in line and not line[-1:].isdigit()
+        nxt = tokenizer.decode([ids[i + 1]])
+        if after_name and nxt.isdigit() and " " not in line:  # the x coordinate's first decimal
+            return tokenizer.convert_tokens_to_ids("9" if nxt != "9" else "1")
+        return ids[i + 1]
+
+    wrong = _probe_with_next_tokens(tmp_path / "b", fake_env, first_decimal_wrong, "named")
+    assert wrong["summary"]["grounding-hit"] < 0.5  # the os click still copies the true digits
 
 
 def test_every_variant_names_real_model_fields_config_keys_and_data():
