@@ -3,8 +3,8 @@
 Two measurements on the first ``--samples`` samples of a mixture:
 
 1. per screen, in this process: the image processor's patches as colour
-   levels (the baseline: fp32, each patch's frame twice, as
-   ``RecordTokenizer.vision_inputs(normalise=False)`` gives them) against
+   levels (the baseline: fp32, each patch's frame twice, what preloading
+   made before 2026-12-07) against
    ``aguvis.chat.vision.still_patch_levels`` (bytes, each frame once), on
    the same decoded screens; median milliseconds over ``--repeats`` passes,
    and the ratio;
@@ -30,12 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import aguvis.train.preload as preloading  # noqa: E402
 from aguvis.chat.tokenize import RecordTokenizer  # noqa: E402
-from aguvis.chat.vision import (  # noqa: E402
-    build_image_processor,
-    image_token_count,
-    load_rgb_image,
-    still_patch_levels,
-)
+from aguvis.chat.vision import build_image_processor, load_rgb_image, still_patch_levels  # noqa: E402
 from aguvis.model.tiny_tokenizer import add_agent_special_tokens, build_tiny_tokenizer  # noqa: E402
 from aguvis.train.dataset import load_samples  # noqa: E402
 
@@ -60,8 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     paths = list(dict.fromkeys(s.images_root / s.record.images[0] for s in samples if s.record.images))
     screens = [load_rgb_image(path) for path in paths[: args.screens]]
     processor = records.image_processor
-    counts = [image_token_count(screen.width, screen.height, processor) for screen in screens]
-    baseline = _median_ms(lambda i: records.vision_inputs([screens[i]], [counts[i]], normalise=False), screens, args)
+    levels = {"return_tensors": "pt", "do_rescale": False, "do_normalize": False}
+    baseline = _median_ms(lambda i: processor(images=[screens[i]], **levels)["pixel_values"], screens, args)
     bytes_once = _median_ms(lambda i: still_patch_levels(screens[i], processor), screens, args)
     print(f"per screen ({len(screens)} screens, {args.repeats} passes, one thread):")
     print(f"  processor patches (baseline)  {baseline:.2f} ms")

@@ -237,15 +237,16 @@ def probe(loaded, data: Path, sample: int | None) -> dict:
             answers = [t for t in record.conversations if t.role == "gpt"]
             if len(spans) != len(answers):
                 raise RuntimeError(f"{len(spans)} label spans for {len(answers)} answers in {record.images}")
+            task = record.extra.get("task", "?")
             named = "reply_names" in record.extra  # each click after its `Point:` line, which decides it
             queries = 0
             for (lo, hi), answer in zip(spans, answers, strict=True):
                 exact = bool(torch.equal(predicted[lo:hi], labels[lo:hi]))
-                task = record.extra.get("task", "?")
-                truth, guess = _pieces(loaded.tokenizer, labels[lo:hi]), _pieces(loaded.tokenizer, predicted[lo:hi])
                 if kind == "referring":
                     _add(counts, ("referring-exact", task), exact)
                 elif named == (answer.recipient == "all"):  # the answer that carries the query's point
+                    truth = _pieces(loaded.tokenizer, labels[lo:hi])
+                    guess = _pieces(loaded.tokenizer, predicted[lo:hi])
                     if named:
                         name, point = record.extra["reply_names"][queries], record.extra["reply_points"][queries]
                         click = read_named_point(truth, guess, name, point)
@@ -298,7 +299,9 @@ def read_click(truth: list[str], predicted: list[str]) -> tuple[float, float] | 
     return (values[0], values[1]) if len(values) == 2 else None
 
 
-def read_named_point(truth: list[str], predicted: list[str], name: str, point: list[float]) -> tuple[float, float] | None:
+def read_named_point(
+    truth: list[str], predicted: list[str], name: str, point: list[float]
+) -> tuple[float, float] | None:
     """The ``(x, y)`` a greedy reply would write in a ``Point:`` line (``Point: OK4031 OK5357``), from its
     teacher-forced ``predicted`` pieces: each coordinate's decimals are the predicted pieces at the true
     decimals' positions, cut at the first piece that is not a digit. None when a coordinate has none.

@@ -173,15 +173,11 @@ class RecordTokenizer:
         self,
         images: Sequence[str | os.PathLike[str] | Image.Image],
         image_tokens: Sequence[int],
-        *,
-        normalise: bool = True,
     ) -> tuple[torch.FloatTensor | None, torch.LongTensor | None]:
         """Decode (paths) and process the images of one sample; ``image_tokens``
-        are their expected token counts (from :meth:`encode`), checked. With
-        ``normalise=False`` the patches hold the resized images' colour levels
-        (0..255), for a pool that normalises them later (``aguvis.train.preload``)."""
+        are their expected token counts (from :meth:`encode`), checked."""
         rgb = [im.convert("RGB") if isinstance(im, Image.Image) else load_rgb_image(im) for im in images]
-        return self._vision_inputs(rgb, image_tokens, normalise=normalise)
+        return self._vision_inputs(rgb, image_tokens)
 
     def prompt(
         self,
@@ -239,13 +235,12 @@ class RecordTokenizer:
         return input_ids, labels
 
     def _vision_inputs(
-        self, images: list[Image.Image], pad_counts: Sequence[int], *, normalise: bool = True
+        self, images: list[Image.Image], pad_counts: Sequence[int]
     ) -> tuple[torch.FloatTensor | None, torch.LongTensor | None]:
         """All of a sample's images in one processor call."""
         if not images:
             return None, None
-        levels = {} if normalise else {"do_rescale": False, "do_normalize": False}
-        out = self.image_processor(images=images, return_tensors="pt", **levels)
+        out = self.image_processor(images=images, return_tensors="pt")
         grid = out["image_grid_thw"].long()
         processed = (grid.prod(dim=-1) // self.merge_size**2).tolist()
         if processed != list(pad_counts):

@@ -490,20 +490,14 @@ def _make(job: tuple[int, int, Vocabulary, LookalikeSettings, Path, Path]) -> tu
             continue
         name = f"images/{index:07d}.png"
         image.save(out / name, format="PNG", compress_level=1)
-        extra = {
-            "source": SOURCE,
-            "screen_id": index,
-            "image_size": list(frame.image_size),
-            "bbox": [list(q.box) for q in queries],
-            "augment": False,
-        }
+        screen = {"source": SOURCE, "screen_id": index, "image_size": list(frame.image_size), "augment": False}
+        extra = screen | {"bbox": [list(q.box) for q in queries]}
         if named:
             extra |= named_replies(queries)
         records.append(Record(images=[name], conversations=grounding_turns(queries, named=named), extra=extra))
         shown = [q for q in queries if q.text]
         if settings.referring and shown:
-            about = {"source": SOURCE, "screen_id": index, "image_size": list(frame.image_size), "augment": False}
-            about |= {"bbox": [list(q.box) for q in shown], "query_points": [list(q.point) for q in shown]}
+            about = screen | {"bbox": [list(q.box) for q in shown], "query_points": [list(q.point) for q in shown]}
             referring.append(Record(images=[name], conversations=referring_turns(shown), extra=about))
     return records, referring
 
