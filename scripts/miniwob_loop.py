@@ -7,7 +7,9 @@
    given by ``--stage1-share``, as ``run.max_steps``, so that the learning
    rate schedule ends where the run ends;
 4. stage 2 (``configs/miniwob/stage2.yaml``) on what is left, sized from
-   stage 1's measured step time;
+   stage 1's measured step time; with ``--stage1-steps`` given and
+   ``--stage2-steps`` not, step 2 (the probe) is skipped, and stage 2 still
+   ends its schedule within the budget;
 
 Each stage also gets ``run.max_seconds`` as a guard: stage 1 its share plus
 ``--slack`` (stage 2 is sized from what it leaves), stage 2 what is left of
@@ -159,8 +161,10 @@ def main(argv: list[str] | None = None) -> int:
         stage1_mixture = _joined_mixture([stage1_mixture, drawn / "stage1.yaml"], args.run / "stage1-mixture.yaml")
 
     step_s = overhead_s = 0.0
-    given = args.stage2_steps is not None and (args.variant == "stage2-only" or args.stage1_steps is not None)
-    if not given:  # step counts from the budget need the step time
+    # a step count from the budget needs the step time before the first stage: with stage 1's steps given,
+    # stage 1 measures it for stage 2, and the probe's start-up is saved
+    first_stage_steps = args.stage1_steps if args.variant == "full" else args.stage2_steps
+    if first_stage_steps is None:
         probe = _train(
             args, "stage1", init, args.run / "probe", args.probe_steps, summary, log_every=1, probe=True,
             mixture=stage1_mixture,

@@ -150,6 +150,31 @@ def test_stage_two_is_guarded_by_what_is_left_of_the_budget_without_slack(tmp_pa
     assert guards["stage1"] > (500.0 - loop.PACK_SECONDS) * 0.45  # stage 1 keeps its slack
 
 
+def test_with_stage_one_steps_given_there_is_no_probe_and_stage_two_fills_what_is_left(tmp_path, monkeypatch):
+    loop = load_script("miniwob_loop")
+    clock = {"now": 0.0}
+    trained: dict = {}
+
+    def fake_train(args, stage, model, output, steps, summary, *, max_seconds=None, **_):
+        trained[output.name] = steps
+        clock["now"] += 200.0  # 100 s of steps, 100 s fixed
+        summary[output.name] = {}
+        return {"wall_s": 200.0, "metrics": [{"step": steps, "step_time_s": 100.0 / steps}], "timings": {}}
+
+    monkeypatch.setattr(loop, "time", argparse.Namespace(monotonic=lambda: clock["now"]))
+    monkeypatch.setattr(loop, "_run", lambda command, summary, name: 0.0)
+    monkeypatch.setattr(loop, "_train", fake_train)
+    monkeypatch.setattr(loop, "_pack", lambda model, out: [])
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "manifest.json").write_text("{}")
+    (tmp_path / "out").mkdir()
+    argv = ["--data", str(tmp_path / "data"), "--run", str(tmp_path / "run"), "--out", str(tmp_path / "out")]
+    assert loop.main([*argv, "--budget-s", "500", "--stage1-steps", "1000", "--stage2-cost", "1.0"]) == 0
+    assert list(trained) == ["stage1", "stage2"]
+    # 500 - 200 (stage 1) - 100 (stage 2's fixed cost, as stage 1's) - packing, at stage 1's 0.1 s a step
+    assert trained["stage2"] == int((500.0 - 200.0 - 100.0 - loop.PACK_SECONDS) / 0.1)
+
+
 def _fake_call(loop, tmp_path, monkeypatch, weights: int):
     """main() with stages that each write a model of ``weights`` bytes and their metrics, as `aguvis train` does."""
 
