@@ -32,6 +32,9 @@ counts against the budget.
 Variant ``stage2-only`` (the ablation "stage 2 without stage 1") skips stage 1
 and trains stage 2 from the random model; pass ``--stage2-steps`` with the
 full run's stage-2 steps to compare at equal stage-2 training.
+Variant ``stage1-only`` stops after stage 1, on the whole budget, and packs
+the stage-1 model as ``model/``: a stage-1 recipe probed
+(``scripts/miniwob_probe.py``) in part of a call.
 
     python scripts/miniwob_loop.py --data runs/miniwob/data --run runs/miniwob --out "$OUT"
 
@@ -65,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", type=Path, default=Path("runs/miniwob"), help="folder for models and checkpoints")
     parser.add_argument("--out", type=Path, required=True, help="folder for the packed model and the metrics")
     parser.add_argument("--configs", type=Path, default=Path("configs/miniwob"), help="model.yaml, stage1/2.yaml")
-    parser.add_argument("--variant", choices=("full", "stage2-only"), default="full", help="which stages to run")
+    parser.add_argument(
+        "--variant", choices=("full", "stage1-only", "stage2-only"), default="full", help="which stages to run"
+    )
     parser.add_argument("--budget-s", type=float, default=540.0, help="seconds for the whole script (default 540)")
     parser.add_argument("--stage1-share", type=float, default=0.45, help="share of the training time for stage 1")
     parser.add_argument("--stage1-steps", type=int, help="stage-1 steps (default: what the budget allows)")
@@ -149,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     summary["data"] = json.loads((args.data / "manifest.json").read_text(encoding="utf-8"))
     summary["data"].pop("vocabulary", None)  # thousands of words, for the look-alike screens
     stage1_mixture = args.data / "stage1.yaml"
-    if args.lookalike and args.variant == "full":
+    if args.lookalike and args.variant != "stage2-only":
         drawn = args.run / "lookalike"
         points = "named" if summary["data"].get("points") == "named" else "none"
         command = [sys.executable, "-m", "aguvis.cli", "data", "synth", "miniwob-lookalike", "--vocabulary"]
@@ -163,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     step_s = overhead_s = 0.0
     # a step count from the budget needs the step time before the first stage: with stage 1's steps given,
     # stage 1 measures it for stage 2, and the probe's start-up is saved
-    first_stage_steps = args.stage1_steps if args.variant == "full" else args.stage2_steps
+    first_stage_steps = args.stage2_steps if args.variant == "stage2-only" else args.stage1_steps
     if first_stage_steps is None:
         probe = _train(
             args, "stage1", init, args.run / "probe", args.probe_steps, summary, log_every=1, probe=True,
@@ -177,9 +182,10 @@ def main(argv: list[str] | None = None) -> int:
         overhead_s = _stage_fixed_cost(overhead_s, data_s, _screen_copies(args, "stage1"))
 
     model = init
-    if args.variant == "full":
-        left = args.budget_s - (time.monotonic() - start) - 2 * overhead_s - PACK_SECONDS
-        train_s = left * args.stage1_share
+    if args.variant != "stage2-only":
+        stages_left = 2 if args.variant == "full" else 1
+        left = args.budget_s - (time.monotonic() - start) - stages_left * overhead_s - PACK_SECONDS
+        train_s = left * (args.stage1_share if args.variant == "full" else 1.0)
         steps = args.stage1_steps or max(1, math.floor(train_s / step_s))
         stage1 = _train(
             args, "stage1", init, args.run / "stage1", steps, summary, max_seconds=train_s * (1 + args.slack),
@@ -191,16 +197,18 @@ def main(argv: list[str] | None = None) -> int:
             overhead_s = measured * args.stage2_overhead
             summary["stage1"]["overhead_s"] = round(measured, 1)
         model = args.run / "stage1" / "model"
-    left = args.budget_s - (time.monotonic() - start) - overhead_s - PACK_SECONDS
-    if args.stage2_steps is None:
-        stage2_steps = max(1, math.floor(left / (step_s * args.stage2_cost)))
-    else:
-        stage2_steps = args.stage2_steps
-    # the last stage gets no slack: nothing after it can give the time back (run 14 ran 11 s past its budget)
-    _train(args, "stage2", model, args.run / "stage2", stage2_steps, summary, max_seconds=left)
+    if args.variant != "stage1-only":
+        left = args.budget_s - (time.monotonic() - start) - overhead_s - PACK_SECONDS
+        if args.stage2_steps is None:
+            stage2_steps = max(1, math.floor(left / (step_s * args.stage2_cost)))
+        else:
+            stage2_steps = args.stage2_steps
+        # the last stage gets no slack: nothing after it can give the time back (run 14 ran 11 s past its budget)
+        _train(args, "stage2", model, args.run / "stage2", stage2_steps, summary, max_seconds=left)
+        model = args.run / "stage2" / "model"
 
     stages = [name for name in ("stage1", "stage2") if (args.out / f"{name}-metrics.jsonl").is_file()]
-    contents = {"model": args.run / "stage2" / "model"}
+    contents = {"model": model}
     contents |= {f"{name}-metrics.jsonl": args.out / f"{name}-metrics.jsonl" for name in stages}
     kept = {"stage1-model": args.run / "stage1" / "model"} if args.keep_stage1 and args.variant == "full" else {}
     summary["parts"] = _pack(contents | kept, args.out)

@@ -175,7 +175,7 @@ def test_with_stage_one_steps_given_there_is_no_probe_and_stage_two_fills_what_i
     assert trained["stage2"] == int((500.0 - 200.0 - 100.0 - loop.PACK_SECONDS) / 0.1)
 
 
-def _fake_call(loop, tmp_path, monkeypatch, weights: int):
+def _fake_call(loop, tmp_path, monkeypatch, weights: int, *extra: str):
     """main() with stages that each write a model of ``weights`` bytes and their metrics, as `aguvis train` does."""
 
     def fake_train(args, stage, model, output, steps, summary, *, max_seconds=None, **_):
@@ -192,18 +192,19 @@ def _fake_call(loop, tmp_path, monkeypatch, weights: int):
     out = tmp_path / "out"
     out.mkdir()
     argv = ["--data", str(tmp_path / "data"), "--run", str(tmp_path / "run"), "--out", str(out), "--keep-stage1"]
-    assert loop.main([*argv, "--stage1-steps", "3", "--stage2-steps", "4"]) == 0
+    assert loop.main([*argv, "--stage1-steps", "3", "--stage2-steps", "4", *extra]) == 0
     joined = b"".join((out / part).read_bytes() for part in sorted(out.glob("model.tar.part-*")))
     with tarfile.open(fileobj=io.BytesIO(joined)) as tar:
         names = set(tar.getnames())
-        metrics = tar.extractfile("stage2-metrics.jsonl").read()
-    return out, names, metrics
+        metrics = tar.extractfile(sorted(n for n in names if n.endswith("-metrics.jsonl"))[-1]).read()
+        weights_back = tar.extractfile("model/model.safetensors").read()
+    return out, names, metrics, weights_back
 
 
 def test_the_archive_holds_both_models_and_the_metrics_and_the_call_returns_few_files(tmp_path, monkeypatch):
     loop = load_script("miniwob_loop")
     monkeypatch.setattr(loop, "PART_BYTES", 16384)
-    out, names, metrics = _fake_call(loop, tmp_path, monkeypatch, weights=20000)
+    out, names, metrics, _ = _fake_call(loop, tmp_path, monkeypatch, weights=20000)
     assert {"model/model.safetensors", "stage1-model/model.safetensors", "stage1-metrics.jsonl"} <= names
     assert json.loads(metrics) == {"step": 4, "stage": "stage2"}
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith("model.tar.part-")) == ["summary.json"]
@@ -213,7 +214,15 @@ def test_the_archive_holds_both_models_and_the_metrics_and_the_call_returns_few_
 def test_the_stage1_model_is_left_out_when_the_call_could_not_return_it(tmp_path, monkeypatch):
     loop = load_script("miniwob_loop")
     monkeypatch.setattr(loop, "PART_BYTES", 16384)
-    out, names, _ = _fake_call(loop, tmp_path, monkeypatch, weights=60000)  # both models: 8 parts, and summary.json
+    out, names, _, _ = _fake_call(loop, tmp_path, monkeypatch, weights=60000)  # both models: 8 parts, and summary.json
     assert "model/model.safetensors" in names and not any(n.startswith("stage1-model") for n in names)
     assert "left out" in json.loads((out / "summary.json").read_text())["stage1_model"]
     assert len(list(out.iterdir())) <= loop.RETURNED_FILES
+
+
+def test_stage_one_only_packs_the_stage_one_model_as_the_model(tmp_path, monkeypatch):
+    loop = load_script("miniwob_loop")
+    out, names, metrics, weights = _fake_call(loop, tmp_path, monkeypatch, 100, "--variant", "stage1-only")
+    assert weights.startswith(b"stage1") and "stage2-metrics.jsonl" not in names
+    assert json.loads(metrics) == {"step": 3, "stage": "stage1"}
+    assert not any(n.startswith("stage1-model") for n in names)  # --keep-stage1 has nothing more to keep
