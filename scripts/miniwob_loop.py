@@ -27,7 +27,8 @@ part-way along its schedule, and the summary says so.
 has them, ``--lookalike-random-labels`` of the choice labels random strings,
 ``--lookalike-referring``: their words asked back too) and adds them to
 stage 1's mixture: screens that need not travel in the archive. The drawing
-counts against the budget.
+counts against the budget, and needs Liberation Sans where it runs
+(fonts-liberation, or ``AGUVIS_FONT`` naming a carried copy).
 
 Variant ``stage2-only`` (the ablation "stage 2 without stage 1") skips stage 1
 and trains stage 2 from the random model; pass ``--stage2-steps`` with the
