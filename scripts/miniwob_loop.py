@@ -200,10 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         model = args.run / "stage1" / "model"
     if args.variant != "stage1-only":
         left = args.budget_s - (time.monotonic() - start) - overhead_s - PACK_SECONDS
-        if args.stage2_steps is None:
-            stage2_steps = max(1, math.floor(left / (step_s * args.stage2_cost)))
-        else:
-            stage2_steps = args.stage2_steps
+        stage2_steps = args.stage2_steps or max(1, math.floor(left / (step_s * args.stage2_cost)))
         # the last stage gets no slack: nothing after it can give the time back (run 14 ran 11 s past its budget)
         _train(args, "stage2", model, args.run / "stage2", stage2_steps, summary, max_seconds=left)
         model = args.run / "stage2" / "model"
