@@ -204,8 +204,9 @@ def _load(model_dir: Path):
 
 
 def probe(loaded, data: Path, sample: int | None) -> dict:
-    """Teacher-forced grounding hit rate and referring exact match of ``loaded`` (an
-    ``aguvis.model.load.Loaded``) on ``data``'s stage-1 records, ``sample`` of each file at most."""
+    """Teacher-forced grounding hit rate (and the share of clicks on another queried element instead)
+    and referring exact match of ``loaded`` (an ``aguvis.model.load.Loaded``) on ``data``'s stage-1
+    records, ``sample`` of each file at most."""
     import torch
 
     from aguvis.chat.tokenize import RecordTokenizer
@@ -252,9 +253,11 @@ def probe(loaded, data: Path, sample: int | None) -> dict:
                         click = read_named_point(truth, guess, name, point)
                     else:
                         click = read_click(truth, guess)
-                    hit = click is not None and Box(*record.extra["bbox"][queries]).contains(click)
+                    boxes = [Box(*box) for box in record.extra["bbox"]]
+                    landed = landing(click, boxes, queries, record.extra.get("reply_names"))
                     queries += 1
-                    _add(counts, ("grounding-hit", task), hit)
+                    _add(counts, ("grounding-hit", task), landed == "hit")
+                    _add(counts, ("grounding-other", task), landed == "other")
                     _add(counts, ("grounding-exact", task), exact)
     table: dict = defaultdict(dict)
     for (metric, task), (good, total) in sorted(counts.items()):
@@ -265,6 +268,19 @@ def probe(loaded, data: Path, sample: int | None) -> dict:
         total = sum(t for (m, _), (_g, t) in counts.items() if m == metric)
         summary[metric] = round(good / total, 3)
     return {"summary": summary, "per_task": dict(table)}
+
+
+def landing(click: tuple[float, float] | None, boxes: list, index: int, names: list[str] | None = None) -> str:
+    """Where a query's ``click`` lands among the boxes of its screen's queries: ``"hit"`` (its own,
+    ``boxes[index]``), ``"other"`` (an element of another name: the model found an element, not the one
+    named; with ``names``, a box of the same name, such as an option's label for its radio button, is
+    no other) or ``"none"``."""
+    if click is None:
+        return "none"
+    if boxes[index].contains(click):
+        return "hit"
+    others = [box for j, box in enumerate(boxes) if j != index and (names is None or names[j] != names[index])]
+    return "other" if any(box.contains(click) for box in others) else "none"
 
 
 def read_click(truth: list[str], predicted: list[str]) -> tuple[float, float] | None:

@@ -47,7 +47,12 @@ def _probe_with_next_tokens(tmp_path, fake_env, choose, points="none"):
 def test_a_model_that_predicts_every_label_scores_one(tmp_path, fake_env):
     """Every grounding answer is read back as a click inside its box and every referring answer is exact."""
     result = _probe_with_next_tokens(tmp_path, fake_env, lambda tokenizer, ids, i: ids[i + 1])
-    assert result["summary"] == {"grounding-exact": 1.0, "grounding-hit": 1.0, "referring-exact": 1.0}
+    assert result["summary"] == {
+        "grounding-exact": 1.0,
+        "grounding-hit": 1.0,
+        "grounding-other": 0.0,
+        "referring-exact": 1.0,
+    }
     assert set(result["per_task"]["grounding-hit"]) == {"click-button"}
 
 
@@ -62,6 +67,21 @@ def test_a_click_is_read_as_greedy_generation_would_write_it():
     assert sweep.read_click(truth, wrong) == (0.613, 0.7)
     assert sweep.read_click(truth, ["(x", "=", ",", *truth[3:]]) is None  # no number at all
     assert sweep.read_click(["answer"], ["answer"]) is None
+
+
+def test_a_miss_on_another_queried_element_is_told_from_a_miss_on_nothing():
+    from aguvis.eval.boxes import Box
+
+    sweep = load_script("miniwob_stage1_sweep")
+    boxes = [Box(0.1, 0.1, 0.3, 0.2), Box(0.5, 0.5, 0.7, 0.6), Box(0.0, 0.0, 1.0, 0.25)]  # the last holds the first
+    assert sweep.landing((0.2, 0.15), boxes, 0) == "hit"
+    assert sweep.landing((0.6, 0.55), boxes, 0) == "other"
+    assert sweep.landing((0.9, 0.9), boxes, 0) == "none"
+    assert sweep.landing((0.2, 0.15), boxes, 1) == "other"  # inside the first, and the container
+    assert sweep.landing(None, boxes, 1) == "none"
+    # an element of the same name (an option's label, asked for its radio button) is no other element
+    assert sweep.landing((0.6, 0.55), boxes, 0, ["a", "a", "c"]) == "none"
+    assert sweep.landing((0.6, 0.55), boxes, 0, ["a", "b", "c"]) == "other"
 
 
 def test_an_answer_whose_last_decimals_end_early_still_hits_its_box(tmp_path, fake_env):
