@@ -124,40 +124,15 @@ def test_the_joined_mixture_lists_every_entry_with_its_own_folders(tmp_path):
     ]
 
 
-def test_stage_two_is_guarded_by_what_is_left_of_the_budget_without_slack(tmp_path, monkeypatch):
-    loop = load_script("miniwob_loop")
-    clock = {"now": 0.0}
-    guards: dict = {}
-
-    def fake_train(args, stage, model, output, steps, summary, *, max_seconds=None, **_):
-        guards[stage] = max_seconds
-        clock["now"] += 200.0  # the stage's wall time: 100 s of steps, 100 s fixed
-        summary[output.name] = {}
-        return {"wall_s": 200.0, "metrics": [{"step": steps, "step_time_s": 100.0 / steps}], "timings": {}}
-
-    monkeypatch.setattr(loop, "time", argparse.Namespace(monotonic=lambda: clock["now"]))
-    monkeypatch.setattr(loop, "_run", lambda command, summary, name: 0.0)
-    monkeypatch.setattr(loop, "_train", fake_train)
-    monkeypatch.setattr(loop, "_pack", lambda model, out: [])
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "manifest.json").write_text("{}")
-    (tmp_path / "out").mkdir()
-    argv = ["--data", str(tmp_path / "data"), "--run", str(tmp_path / "run"), "--out", str(tmp_path / "out")]
-    assert loop.main([*argv, "--budget-s", "500", "--stage1-steps", "1000", "--stage2-steps", "1000"]) == 0
-    # stage 1 ends at 200 s having cost 100 s besides its steps; stage 2 may train for what the budget
-    # leaves after the same fixed cost and the packing, and no more
-    assert guards["stage2"] == 500.0 - 200.0 - 100.0 - loop.PACK_SECONDS
-    assert guards["stage1"] > (500.0 - loop.PACK_SECONDS) * 0.45  # stage 1 keeps its slack
-
-
-def test_with_stage_one_steps_given_there_is_no_probe_and_stage_two_fills_what_is_left(tmp_path, monkeypatch):
-    loop = load_script("miniwob_loop")
+def _timed_call(loop, tmp_path, monkeypatch, *options: str) -> dict:
+    """main() with ``options`` on a fake clock, each stage taking 200 s (100 s of steps, 100 s fixed);
+    returns each stage's steps and ``run.max_seconds`` guard by its folder's name."""
     clock = {"now": 0.0}
     trained: dict = {}
 
     def fake_train(args, stage, model, output, steps, summary, *, max_seconds=None, **_):
-        trained[output.name] = steps
-        clock["now"] += 200.0  # 100 s of steps, 100 s fixed
+        trained[output.name] = {"steps": steps, "guard": max_seconds}
+        clock["now"] += 200.0
         summary[output.name] = {}
         return {"wall_s": 200.0, "metrics": [{"step": steps, "step_time_s": 100.0 / steps}], "timings": {}}
 
@@ -169,10 +144,27 @@ def test_with_stage_one_steps_given_there_is_no_probe_and_stage_two_fills_what_i
     (tmp_path / "data" / "manifest.json").write_text("{}")
     (tmp_path / "out").mkdir()
     argv = ["--data", str(tmp_path / "data"), "--run", str(tmp_path / "run"), "--out", str(tmp_path / "out")]
-    assert loop.main([*argv, "--budget-s", "500", "--stage1-steps", "1000", "--stage2-cost", "1.0"]) == 0
+    assert loop.main([*argv, *options]) == 0
+    return trained
+
+
+def test_stage_two_is_guarded_by_what_is_left_of_the_budget_without_slack(tmp_path, monkeypatch):
+    loop = load_script("miniwob_loop")
+    steps = ("--stage1-steps", "1000", "--stage2-steps", "1000")
+    trained = _timed_call(loop, tmp_path, monkeypatch, "--budget-s", "500", *steps)
+    # stage 1 ends at 200 s having cost 100 s besides its steps; stage 2 may train for what the budget
+    # leaves after the same fixed cost and the packing, and no more
+    assert trained["stage2"]["guard"] == 500.0 - 200.0 - 100.0 - loop.PACK_SECONDS
+    assert trained["stage1"]["guard"] > (500.0 - loop.PACK_SECONDS) * 0.45  # stage 1 keeps its slack
+
+
+def test_with_stage_one_steps_given_there_is_no_probe_and_stage_two_fills_what_is_left(tmp_path, monkeypatch):
+    loop = load_script("miniwob_loop")
+    steps = ("--stage1-steps", "1000", "--stage2-cost", "1.0")
+    trained = _timed_call(loop, tmp_path, monkeypatch, "--budget-s", "500", *steps)
     assert list(trained) == ["stage1", "stage2"]
     # 500 - 200 (stage 1) - 100 (stage 2's fixed cost, as stage 1's) - packing, at stage 1's 0.1 s a step
-    assert trained["stage2"] == int((500.0 - 200.0 - 100.0 - loop.PACK_SECONDS) / 0.1)
+    assert trained["stage2"]["steps"] == int((500.0 - 200.0 - 100.0 - loop.PACK_SECONDS) / 0.1)
 
 
 def _fake_call(loop, tmp_path, monkeypatch, weights: int, *extra: str):
@@ -196,7 +188,7 @@ def _fake_call(loop, tmp_path, monkeypatch, weights: int, *extra: str):
     joined = b"".join((out / part).read_bytes() for part in sorted(out.glob("model.tar.part-*")))
     with tarfile.open(fileobj=io.BytesIO(joined)) as tar:
         names = set(tar.getnames())
-        metrics = tar.extractfile(sorted(n for n in names if n.endswith("-metrics.jsonl"))[-1]).read()
+        metrics = tar.extractfile(max(n for n in names if n.endswith("-metrics.jsonl"))).read()
         weights_back = tar.extractfile("model/model.safetensors").read()
     return out, names, metrics, weights_back
 
@@ -222,7 +214,7 @@ def test_the_stage1_model_is_left_out_when_the_call_could_not_return_it(tmp_path
 
 def test_stage_one_only_packs_the_stage_one_model_as_the_model(tmp_path, monkeypatch):
     loop = load_script("miniwob_loop")
-    out, names, metrics, weights = _fake_call(loop, tmp_path, monkeypatch, 100, "--variant", "stage1-only")
+    _, names, metrics, weights = _fake_call(loop, tmp_path, monkeypatch, 100, "--variant", "stage1-only")
     assert weights.startswith(b"stage1") and "stage2-metrics.jsonl" not in names
     assert json.loads(metrics) == {"step": 3, "stage": "stage1"}
     assert not any(n.startswith("stage1-model") for n in names)  # --keep-stage1 has nothing more to keep
