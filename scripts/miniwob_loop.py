@@ -30,6 +30,10 @@ stage 1's mixture: screens that need not travel in the archive. The drawing
 counts against the budget, and needs Liberation Sans where it runs
 (fonts-liberation, or ``AGUVIS_FONT`` naming a carried copy).
 
+``--stage2-rehearsal STRATEGY`` adds stage 1's records to stage 2's
+mixture, each file drawn by STRATEGY (``random:25%``): stage 2 keeps
+rehearsing what stage 1 taught.
+
 Variant ``stage2-only`` (the ablation "stage 2 without stage 1") skips stage 1
 and trains stage 2 from the random model; pass ``--stage2-steps`` with the
 full run's stage-2 steps to compare at equal stage-2 training.
@@ -114,6 +118,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also ask the look-alike screens' words back ('what is at (x, y)?'), as the real data does",
     )
     parser.add_argument(
+        "--stage2-rehearsal",
+        metavar="STRATEGY",
+        help="also train stage 2 on stage 1's records, each file of the data's stage1.yaml drawn by STRATEGY "
+        "(e.g. random:25%%), so that planning steps do not wear away grounding and reading",
+    )
+    parser.add_argument(
         "--keep-stage1",
         action="store_true",
         help="also pack the stage-1 model (stage1-model/), to probe what stage 1 alone learned",
@@ -135,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         help="config override for every training run, e.g. batch.micro_batch_size=4 for a CPU smoke run",
     )
     args = parser.parse_args(argv)
+    if args.stage2_rehearsal and args.variant != "full":
+        parser.error("--stage2-rehearsal needs --variant full: without stage 1 it would not be stage 2 alone")
     start = time.monotonic()
     summary: dict = {"variant": args.variant, "budget_s": args.budget_s, "model_overrides": args.model_overrides}
 
@@ -165,6 +177,15 @@ def main(argv: list[str] | None = None) -> int:
         command += ["--referring"] if args.lookalike_referring else []
         _run(command, summary, "lookalike")
         stage1_mixture = _joined_mixture([stage1_mixture, drawn / "stage1.yaml"], args.run / "stage1-mixture.yaml")
+
+    stage2_mixture = None
+    if args.stage2_rehearsal:  # joined now, so that a bad strategy stops the call before any training
+        stage2_mixture = _joined_mixture(
+            [args.data / "stage2.yaml", args.data / "stage1.yaml"],
+            args.run / "stage2-mixture.yaml",
+            strategies=[None, args.stage2_rehearsal],
+        )
+        summary["stage2_rehearsal"] = args.stage2_rehearsal
 
     step_s = overhead_s = 0.0
     # a step count from the budget needs the step time before the first stage: with stage 1's steps given,
@@ -202,7 +223,10 @@ def main(argv: list[str] | None = None) -> int:
         left = args.budget_s - (time.monotonic() - start) - overhead_s - PACK_SECONDS
         stage2_steps = args.stage2_steps or max(1, math.floor(left / (step_s * args.stage2_cost)))
         # the last stage gets no slack: nothing after it can give the time back (run 14 ran 11 s past its budget)
-        _train(args, "stage2", model, args.run / "stage2", stage2_steps, summary, max_seconds=left)
+        _train(
+            args, "stage2", model, args.run / "stage2", stage2_steps, summary, max_seconds=left,
+            mixture=stage2_mixture,
+        )
         model = args.run / "stage2" / "model"
 
     stages = [name for name in ("stage1", "stage2") if (args.out / f"{name}-metrics.jsonl").is_file()]
@@ -290,21 +314,24 @@ def _train(
     return {"wall_s": wall, "metrics": metrics, "timings": timings}
 
 
-def _joined_mixture(mixtures: list[Path], out: Path) -> Path:
-    """One mixture file ``out`` with the entries of ``mixtures`` in order, their paths made absolute."""
+def _joined_mixture(mixtures: list[Path], out: Path, strategies: list[str | None] | None = None) -> Path:
+    """One mixture file ``out`` with the entries of ``mixtures`` in order, their paths made absolute; a
+    mixture's ``strategies`` item, where not None, replaces the sampling strategy of each of its entries."""
     from aguvis.data import load_mixture
 
-    entries = [entry for mixture in mixtures for entry in load_mixture(mixture)]
+    strategies = strategies or [None] * len(mixtures)
     datasets = [
         {
             "json_path": str(e.json_path.resolve()),
             "images_folder": str(e.images_folder.resolve()),
-            "sampling_strategy": e.sampling_strategy,
+            "sampling_strategy": strategy or e.sampling_strategy,
         }
-        for e in entries
+        for mixture, strategy in zip(mixtures, strategies, strict=True)
+        for e in load_mixture(mixture)
     ]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(yaml.safe_dump({"datasets": datasets}, sort_keys=False), encoding="utf-8")
+    load_mixture(out)  # checks the strategies
     return out
 
 

@@ -8,6 +8,8 @@ import json
 import tarfile
 from pathlib import Path
 
+import pytest
+
 from tests.fixtures_scripts import load_script
 
 
@@ -124,14 +126,48 @@ def test_the_joined_mixture_lists_every_entry_with_its_own_folders(tmp_path):
     ]
 
 
+def test_stage_two_rehearses_stage_ones_files_drawn_by_the_strategy_given(tmp_path, monkeypatch):
+    from aguvis.data import load_mixture
+
+    loop = load_script("miniwob_loop")
+    data = tmp_path / "data"
+    data.mkdir()
+    for stage, files in (("stage1", ("s1.jsonl", "ref.jsonl")), ("stage2", ("l1.jsonl",))):
+        entries = "".join(f"  - json_path: {f}\n    images_folder: .\n    sampling_strategy: all\n" for f in files)
+        (data / f"{stage}.yaml").write_text("datasets:\n" + entries)
+    trained = _timed_call(loop, tmp_path, monkeypatch, "--stage1-steps", "10", "--stage2-rehearsal", "random:25%")
+    assert trained["stage1"]["mixture"] == data / "stage1.yaml"
+    assert [(e.json_path.name, e.sampling_strategy) for e in load_mixture(trained["stage2"]["mixture"])] == [
+        ("l1.jsonl", "all"),
+        ("s1.jsonl", "random:25%"),
+        ("ref.jsonl", "random:25%"),
+    ]
+
+
+def test_a_bad_rehearsal_strategy_or_variant_stops_the_call(tmp_path, monkeypatch):
+    from aguvis.data import MixtureError
+
+    loop = load_script("miniwob_loop")
+    (tmp_path / "data").mkdir()
+    for stage in ("stage1", "stage2"):
+        (tmp_path / "data" / f"{stage}.yaml").write_text(
+            "datasets:\n  - json_path: a.jsonl\n    images_folder: .\n    sampling_strategy: all\n"
+        )
+    with pytest.raises(MixtureError, match="sometimes"):
+        _timed_call(loop, tmp_path, monkeypatch, "--stage1-steps", "10", "--stage2-rehearsal", "sometimes")
+    argv = ["--out", str(tmp_path / "out"), "--variant", "stage2-only", "--stage2-rehearsal", "all"]
+    with pytest.raises(SystemExit):
+        loop.main(argv)
+
+
 def _timed_call(loop, tmp_path, monkeypatch, *options: str) -> dict:
     """main() with ``options`` on a fake clock, each stage taking 200 s (100 s of steps, 100 s fixed);
     returns each stage's steps and ``run.max_seconds`` guard by its folder's name."""
     clock = {"now": 0.0}
     trained: dict = {}
 
-    def fake_train(args, stage, model, output, steps, summary, *, max_seconds=None, **_):
-        trained[output.name] = {"steps": steps, "guard": max_seconds}
+    def fake_train(args, stage, model, output, steps, summary, *, max_seconds=None, mixture=None, **_):
+        trained[output.name] = {"steps": steps, "guard": max_seconds, "mixture": mixture}
         clock["now"] += 200.0
         summary[output.name] = {}
         return {"wall_s": 200.0, "metrics": [{"step": steps, "step_time_s": 100.0 / steps}], "timings": {}}
@@ -140,7 +176,7 @@ def _timed_call(loop, tmp_path, monkeypatch, *options: str) -> dict:
     monkeypatch.setattr(loop, "_run", lambda command, summary, name: 0.0)
     monkeypatch.setattr(loop, "_train", fake_train)
     monkeypatch.setattr(loop, "_pack", lambda model, out: [])
-    (tmp_path / "data").mkdir()
+    (tmp_path / "data").mkdir(exist_ok=True)
     (tmp_path / "data" / "manifest.json").write_text("{}")
     (tmp_path / "out").mkdir()
     argv = ["--data", str(tmp_path / "data"), "--run", str(tmp_path / "run"), "--out", str(tmp_path / "out")]
