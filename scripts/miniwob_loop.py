@@ -18,9 +18,12 @@ part-way along its schedule, and the summary says so.
 5. pack the final model and both stages' metrics (``model.tar.part-*``, 15
    MiB pieces, so that a device call brings them back) beside
    ``summary.json``; with ``--keep-stage1`` the stage-1 model too, when the
-   pieces still fit the 8 files a call returns (the summary says if not).
-   Until then each stage's metrics wait in the output folder, where a call
-   that ran out of time leaves them.
+   pieces still fit the 8 files and 64 MiB a call returns (the summary says
+   if not). A final model alone past that (more than about 15M parameters
+   in fp32) leaves its last pieces in ``RUN/parts``, named in the summary's
+   ``parts_not_returned``, for a second call to fetch while the machine is
+   warm. Until then each stage's metrics wait in the output folder, where
+   a call that ran out of time leaves them.
 
 ``--lookalike N`` first draws N look-alike screens on the machine's cores
 (``aguvis data synth miniwob-lookalike``, with named points when the data
@@ -53,6 +56,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import statistics
 import subprocess
 import sys
@@ -63,7 +67,9 @@ from pathlib import Path
 import yaml
 
 PART_BYTES = 15 * 1024 * 1024
-RETURNED_FILES = 8  # the most files a device call brings back
+RETURNED_FILES = 8  # the most files a device call brings back,
+RETURNED_BYTES = 64 * 1024 * 1024  # and their most bytes together
+SUMMARY_BYTES = 64 * 1024  # room kept for summary.json
 PACK_SECONDS = 15.0
 
 
@@ -234,9 +240,15 @@ def main(argv: list[str] | None = None) -> int:
     contents |= {f"{name}-metrics.jsonl": args.out / f"{name}-metrics.jsonl" for name in stages}
     kept = {"stage1-model": args.run / "stage1" / "model"} if args.keep_stage1 and args.variant == "full" else {}
     summary["parts"] = _pack(contents | kept, args.out)
-    if kept and len(summary["parts"]) + 1 > RETURNED_FILES:  # with summary.json
-        summary["stage1_model"] = f"left out: with it the call would return more than {RETURNED_FILES} files"
+    if kept and _beyond_return(summary["parts"], args.out):
+        summary["stage1_model"] = "left out: with it the pieces would not all come back from the call"
         summary["parts"] = _pack(contents, args.out)
+    if beyond := _beyond_return(summary["parts"], args.out):  # a model of more than about 15M parameters
+        kept_at = args.run / "parts"
+        kept_at.mkdir(parents=True, exist_ok=True)
+        for name in beyond:
+            shutil.copyfile(args.out / name, kept_at / name)
+        summary["parts_not_returned"] = {"parts": beyond, "kept_at": str(kept_at)}
     for name in stages:  # in the archive now
         (args.out / f"{name}-metrics.jsonl").unlink()
     summary["total_s"] = time.monotonic() - start
@@ -367,6 +379,17 @@ def _run(command: list[str], summary: dict, name: str) -> float:
     wall = time.monotonic() - start
     summary.setdefault("wall_s", {})[name] = round(wall, 1)
     return wall
+
+
+def _beyond_return(parts: list[str], out: Path) -> list[str]:
+    """The pieces among ``parts`` (in ``out``) past the files and bytes a call brings back beside
+    ``summary.json``: a second call can fetch them from where the loop keeps a copy."""
+    files, size = 1, SUMMARY_BYTES
+    for index, name in enumerate(parts):
+        files, size = files + 1, size + (out / name).stat().st_size
+        if files > RETURNED_FILES or size > RETURNED_BYTES:
+            return parts[index:]
+    return []
 
 
 def _pack(contents: dict[str, Path], out: Path) -> list[str]:

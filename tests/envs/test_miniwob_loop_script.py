@@ -248,6 +248,21 @@ def test_the_stage1_model_is_left_out_when_the_call_could_not_return_it(tmp_path
     assert len(list(out.iterdir())) <= loop.RETURNED_FILES
 
 
+def test_pieces_past_the_calls_bytes_drop_the_stage1_model_then_wait_in_the_run_folder(tmp_path, monkeypatch):
+    loop = load_script("miniwob_loop")
+    monkeypatch.setattr(loop, "PART_BYTES", 16384)
+    monkeypatch.setattr(loop, "SUMMARY_BYTES", 1024)
+    monkeypatch.setattr(loop, "RETURNED_BYTES", 40000)  # two parts and the summary; one model makes three
+    out, _, _, _ = _fake_call(loop, tmp_path, monkeypatch, weights=30000)
+    summary = json.loads((out / "summary.json").read_text())
+    assert "left out" in summary["stage1_model"]
+    assert summary["parts_not_returned"]["parts"] == ["model.tar.part-02"]
+    kept = Path(summary["parts_not_returned"]["kept_at"]) / "model.tar.part-02"
+    assert kept.read_bytes() == (out / "model.tar.part-02").read_bytes()
+    returned = sorted(out.glob("model.tar.part-*"))[:2]
+    assert sum(p.stat().st_size for p in returned) + loop.SUMMARY_BYTES <= loop.RETURNED_BYTES
+
+
 def test_stage_one_only_packs_the_stage_one_model_as_the_model(tmp_path, monkeypatch):
     loop = load_script("miniwob_loop")
     _, names, metrics, weights = _fake_call(loop, tmp_path, monkeypatch, 100, "--variant", "stage1-only")
