@@ -19,7 +19,7 @@ part-way along its schedule, and the summary says so.
    MiB pieces, so that a device call brings them back) beside
    ``summary.json``; with ``--keep-stage1`` the stage-1 model too, when the
    pieces still fit the 8 files and 64 MiB a call returns (the summary says
-   if not). A final model alone past that (more than about 15M parameters
+   if not). A final model alone past that (more than about 16M parameters
    in fp32) leaves its last pieces in ``RUN/parts``, named in the summary's
    ``parts_not_returned``, for a second call to fetch while the machine is
    warm. Until then each stage's metrics wait in the output folder, where
@@ -67,8 +67,8 @@ from pathlib import Path
 import yaml
 
 PART_BYTES = 15 * 1024 * 1024
-RETURNED_FILES = 8  # the most files a device call brings back,
-RETURNED_BYTES = 64 * 1024 * 1024  # and their most bytes together
+RETURNED_FILES = 8  # a device call brings back at most 8 files,
+RETURNED_BYTES = 64 * 1024 * 1024  # 64 MiB in all
 SUMMARY_BYTES = 64 * 1024  # room kept for summary.json
 PACK_SECONDS = 15.0
 
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     if kept and _beyond_return(summary["parts"], args.out):
         summary["stage1_model"] = "left out: with it the pieces would not all come back from the call"
         summary["parts"] = _pack(contents, args.out)
-    if beyond := _beyond_return(summary["parts"], args.out):  # a model of more than about 15M parameters
+    if beyond := _beyond_return(summary["parts"], args.out):  # a model of more than about 16M parameters
         kept_at = args.run / "parts"
         kept_at.mkdir(parents=True, exist_ok=True)
         for name in beyond:

@@ -162,7 +162,7 @@ def test_a_bad_rehearsal_strategy_or_variant_stops_the_call(tmp_path, monkeypatc
 
 def _timed_call(loop, tmp_path, monkeypatch, *options: str) -> dict:
     """main() with ``options`` on a fake clock, each stage taking 200 s (100 s of steps, 100 s fixed);
-    returns each stage's steps and ``run.max_seconds`` guard by its folder's name."""
+    returns each stage's steps, ``run.max_seconds`` guard and mixture by its folder's name."""
     clock = {"now": 0.0}
     trained: dict = {}
 
