@@ -240,6 +240,7 @@ def probe(loaded, data: Path, sample: int | None) -> dict:
                 raise RuntimeError(f"{len(spans)} label spans for {len(answers)} answers in {record.images}")
             task = record.extra.get("task", "?")
             named = "reply_names" in record.extra  # each click after its `Point:` line, which decides it
+            boxes = [Box(*box) for box in record.extra["bbox"]] if kind != "referring" else []
             queries = 0
             for (lo, hi), answer in zip(spans, answers, strict=True):
                 exact = bool(torch.equal(predicted[lo:hi], labels[lo:hi]))
@@ -253,7 +254,6 @@ def probe(loaded, data: Path, sample: int | None) -> dict:
                         click = read_named_point(truth, guess, name, point)
                     else:
                         click = read_click(truth, guess)
-                    boxes = [Box(*box) for box in record.extra["bbox"]]
                     landed = landing(click, boxes, queries, record.extra.get("reply_names"))
                     queries += 1
                     _add(counts, ("grounding-hit", task), landed == "hit")
